@@ -1,0 +1,197 @@
+"""HTTP boot server: iPXE scripts, kernels, ramdisks, images and config drives.
+
+It is an ASGI (Starlette) app, because Ingot already runs uvicorn: ``create_app(config)`` can
+be mounted under the main FastAPI app (``app.mount("/boot", ...)``) when one listener is
+enough, and :func:`start`/:func:`serve` run it standalone, which is the normal case: servers
+fetch from the provisioning network's address and port (Ironic's ``http_url``), while the API
+may listen elsewhere (127.0.0.1 by default). Downloads stream from disk in the event loop's
+thread pool, so a slow node fetching a large image does not hold a thread per client.
+
+Range requests (206/416), HEAD and Content-Length come from Starlette's ``FileResponse``.
+When a ``<file>.sha256`` sidecar exists (the image cache writes one), its digest is the
+ETag and the ``X-Checksum-Sha256`` header, so a client can verify what it downloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import stat
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ingot.errors import ConfigError
+
+LOG = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".sha256"
+
+# Media types for boot files; anything else is application/octet-stream, which is what
+# firmware expects for kernels and images anyway.
+_MEDIA_TYPES = {".ipxe": "text/plain", ".cfg": "text/plain", ".conf": "text/plain"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The HTTP boot server: one root, optional extra directories under URL prefixes
+    (e.g. ``{"images": <image cache dir>}``), and where to listen when run standalone."""
+
+    root: Path
+    mounts: Mapping[str, Path] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+def _resolve(config: Config, url_path: str) -> Path | None:
+    """Map a URL path to a regular file under the root or a mount, or None.
+
+    Refuses ``..``, absolute components, NUL, dot-files (our temp files are ``.name.tmp``)
+    and symlinks that lead outside the served directory.
+    """
+    parts = [p for p in url_path.split("/") if p]
+    if not parts or any(p in {".", ".."} or p.startswith(".") or "\x00" in p for p in parts):
+        return None
+    base = config.root
+    if parts[0] in config.mounts:
+        base, parts = config.mounts[parts[0]], parts[1:]
+        if not parts:
+            return None
+    base = base.resolve()
+    candidate = base.joinpath(*parts).resolve()
+    if not candidate.is_relative_to(base):
+        return None
+    return candidate
+
+
+def _sidecar_digest(path: Path) -> str | None:
+    try:
+        text = path.with_name(path.name + SIDECAR_SUFFIX).read_text("ascii").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    digest = text[0].lower() if text else ""
+    return digest if len(digest) == 64 and all(c in "0123456789abcdef" for c in digest) else None
+
+
+def create_app(config: Config) -> Starlette:
+    """The ASGI app serving ``config.root`` (and mounts) read-only over GET and HEAD."""
+    for name, directory in {"root": config.root, **config.mounts}.items():
+        if not Path(directory).is_dir():
+            raise ConfigError(f"HTTP boot server {name} directory {directory} does not exist.")
+
+    async def serve_file(request: Request) -> Response:
+        path = _resolve(config, request.path_params["path"])
+        info = await asyncio.to_thread(_stat_regular, path) if path else None
+        if path is None or info is None:
+            return PlainTextResponse("Not Found\n", status_code=404)
+        headers = {}
+        digest = await asyncio.to_thread(_sidecar_digest, path)
+        if digest:
+            headers["etag"] = f'"sha256-{digest}"'
+            headers["x-checksum-sha256"] = digest
+        return FileResponse(
+            path,
+            headers=headers,
+            media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
+            stat_result=info,
+        )
+
+    return Starlette(routes=[Route("/{path:path}", serve_file, methods=["GET", "HEAD"])])
+
+
+def _stat_regular(path: Path | None) -> os.stat_result | None:
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info if stat.S_ISREG(info.st_mode) else None
+
+
+def _uvicorn(config: Config) -> uvicorn.Server:
+    # log_config=None: leave logging to the application; access logs off (one line per
+    # pxelinux probe would drown the useful events).
+    settings = uvicorn.Config(create_app(config), log_config=None, access_log=False, lifespan="off")
+    return uvicorn.Server(settings)
+
+
+def _bind(config: Config) -> socket.socket:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"HTTP boot server cannot listen on {config.host}:{config.port}: {exc}; "
+            "pick a free port or another address."
+        ) from exc
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(config: Config) -> None:
+    """Run the server in the current event loop until cancelled."""
+    sock = _bind(config)
+    server = _uvicorn(config)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class HttpBootServer:
+    """A standalone HTTP boot server on its own thread and event loop; see :func:`start`."""
+
+    def __init__(self, config: Config) -> None:
+        self._sock = _bind(config)
+        self._server = _uvicorn(config)
+        host, port = self._sock.getsockname()[:2]
+        self.port: int = port
+        self.url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            daemon=True,
+            name=f"http-boot-{port}",
+        )
+
+    def _start(self, timeout: float) -> None:
+        self._thread.start()
+        waited = 0.0
+        while not self._server.started and self._thread.is_alive() and waited < timeout:
+            threading.Event().wait(0.01)
+            waited += 0.01
+        if not self._server.started:
+            self.stop()
+            raise ConfigError(f"HTTP boot server on {self.url} did not start.")
+        LOG.info("HTTP boot server listening", extra={"url": self.url})
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, finish in-flight responses (bounded by ``timeout``), join."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(timeout)
+        self._sock.close()
+
+
+def start(config: Config, timeout: float = 5.0) -> HttpBootServer:
+    """Start the server on a thread; ``port=0`` picks a free port (see ``.url``)."""
+    server = HttpBootServer(config)
+    server._start(timeout)
+    return server
