@@ -18,13 +18,14 @@ from typing import Any
 from ingot.errors import InvalidInput
 
 SUPPORTED_MAJORS = (2, 3)
+_MENTIONS_IGNITION = re.compile(r"[\"']ignition")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)(-experimental)?$")
 
 
 def looks_like_ignition(data: bytes | str) -> bool:
     """True for a JSON object that mentions ``ignition``: what Ignition would try to parse."""
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-    return text.lstrip().startswith("{") and '"ignition' in text
+    return text.lstrip().startswith("{") and _MENTIONS_IGNITION.search(text) is not None
 
 
 def parse_ignition(data: bytes | str, *, field: str = "user_data") -> dict[str, Any] | None:

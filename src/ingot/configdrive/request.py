@@ -119,8 +119,8 @@ def _build(
             f"Invalid configdrive format: unknown key {unknown[0]!r}; a configdrive object "
             f"may only have {', '.join(_OBJECT_KEYS)}"
         )
-    meta = value.get("meta_data") or {}
-    vendor = value.get("vendor_data") or {}
+    meta = {} if value.get("meta_data") is None else value["meta_data"]
+    vendor = {} if value.get("vendor_data") is None else value["vendor_data"]
     for key, obj in (("meta_data", meta), ("vendor_data", vendor)):
         if not isinstance(obj, Mapping):
             raise InvalidInput(

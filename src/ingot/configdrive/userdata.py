@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ingot.configdrive.ignition import parse_ignition
+from ingot.configdrive.ignition import looks_like_ignition, parse_ignition
 from ingot.errors import InvalidInput
 
 
@@ -66,7 +66,7 @@ def classify_user_data(data: bytes | None) -> UserDataKind:
     head = data[:4096].lstrip().lower()
     if head.startswith((b"content-type: multipart/", b"mime-version:")):
         return UserDataKind.MIME_MULTIPART
-    if head.startswith(b"{") and b'"ignition' in data:
+    if looks_like_ignition(data):
         return UserDataKind.IGNITION
     return UserDataKind.OTHER
 
