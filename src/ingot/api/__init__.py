@@ -1,0 +1,1 @@
+"""The HTTP API: Ironic v1 compatible."""

@@ -1,0 +1,212 @@
+"""Field tables for API resources: validation, version hiding and serialisation in one place.
+
+Each resource (node, port, ...) declares its fields once; create bodies, JSON patches,
+``fields=`` selection and responses all read that declaration, so the rules cannot drift.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid as uuidlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingot.api.context import Ctx
+from ingot.errors import InvalidInput, NotAcceptable
+
+_TRUE = {"true", "1", "yes", "on", "y", "t"}
+_FALSE = {"false", "0", "no", "off", "n", "f"}
+_MAC_RE = re.compile(r"^([0-9a-f]{2})([:-]?[0-9a-f]{2}){5}$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One attribute of a resource as the API shows it."""
+
+    name: str
+    kind: str = "str"  # str | int | bool | dict | list | uuid | datetime | mac | any
+    create: bool = True  # may be given in POST
+    patch: bool = True  # may be changed by PATCH
+    nullable: bool = True
+    feature: str | None = None  # versions.FEATURES key; hidden from older clients
+    max_length: int | None = None
+    column: bool = True  # False: computed by the resource, not a model attribute
+    detail_only: bool = True  # False: also in the short (non-detail) list
+
+
+@dataclass
+class ResourceSpec:
+    """The declaration of one resource type."""
+
+    name: str  # singular, e.g. "node"; used in messages
+    fields: list[Field]
+    sort_keys: frozenset[str] = frozenset()
+    by_name: dict[str, Field] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_name = {f.name: f for f in self.fields}
+
+    def visible(self, ctx: Ctx) -> list[Field]:
+        return [f for f in self.fields if f.feature is None or ctx.has(f.feature)]
+
+    def short_fields(self, ctx: Ctx) -> list[str]:
+        return [f.name for f in self.visible(ctx) if not f.detail_only]
+
+    def select(self, ctx: Ctx, requested: str | None, *, detail: bool = True) -> list[str]:
+        """The field names to show, honouring ``fields=`` (a 400 for unknown names)."""
+        visible = [f.name for f in self.visible(ctx)]
+        if requested is None:
+            return visible if detail else self.short_fields(ctx)
+        if not ctx.has("fields_param"):
+            raise NotAcceptable("The 'fields' parameter needs API version 1.8 or later.")
+        names = [n.strip() for n in requested.split(",") if n.strip()]
+        unknown = [n for n in names if n not in visible]
+        if unknown:
+            raise InvalidInput(
+                f'Field(s) "{", ".join(unknown)}" are not valid for {self.name}. '
+                f"Valid fields: {', '.join(sorted(visible))}."
+            )
+        # Ironic always returns the identifier and links with a field selection.
+        if "uuid" in visible and "uuid" not in names:
+            names.insert(0, "uuid")
+        return names
+
+    def check_create(self, ctx: Ctx, body: Any) -> dict[str, Any]:
+        """Validate a POST body: an object with known, creatable, well-typed fields."""
+        if not isinstance(body, dict):
+            raise InvalidInput(f"The body of a {self.name} create request must be a JSON object.")
+        visible = {f.name for f in self.visible(ctx)}
+        out: dict[str, Any] = {}
+        for key, value in body.items():
+            spec = self.by_name.get(key)
+            if spec is None or not spec.create:
+                allowed = sorted(f.name for f in self.fields if f.create and f.name in visible)
+                raise InvalidInput(
+                    f"Schema error for {self.name}: Additional properties are not allowed "
+                    f"('{key}' was unexpected). Fields you can set: {', '.join(allowed)}."
+                )
+            if key not in visible:
+                raise NotAcceptable(
+                    f"Field '{key}' of {self.name} needs a newer API version; send "
+                    "X-OpenStack-Ironic-API-Version: latest."
+                )
+            out[key] = coerce(self.name, spec, value)
+        return out
+
+
+def coerce(resource: str, spec: Field, value: Any) -> Any:
+    """Check and normalise one value; InvalidInput names the field and what it takes."""
+    if value is None:
+        if spec.nullable or spec.kind in ("dict", "list"):
+            return {} if spec.kind == "dict" else [] if spec.kind == "list" else None
+        raise InvalidInput(f"Field '{spec.name}' of {resource} can not be null.")
+    kind = spec.kind
+    if kind == "str":
+        if not isinstance(value, str):
+            raise _type_error(resource, spec, "a string", value)
+        if spec.max_length is not None and len(value) > spec.max_length:
+            raise InvalidInput(
+                f"Field '{spec.name}' of {resource} is {len(value)} characters long; "
+                f"the limit is {spec.max_length}."
+            )
+        return value
+    if kind == "bool":
+        return parse_bool(spec.name, value)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise _type_error(resource, spec, "an integer", value)
+        try:
+            return int(value)
+        except ValueError:
+            raise _type_error(resource, spec, "an integer", value) from None
+    if kind == "dict":
+        if not isinstance(value, dict):
+            raise _type_error(resource, spec, "a JSON object", value)
+        return value
+    if kind == "list":
+        if not isinstance(value, list):
+            raise _type_error(resource, spec, "a JSON list", value)
+        return value
+    if kind == "uuid":
+        return check_uuid(spec.name, value)
+    if kind == "mac":
+        return normalize_mac(value, spec.name)
+    return value
+
+
+def _type_error(resource: str, spec: Field, wanted: str, value: Any) -> InvalidInput:
+    return InvalidInput(
+        f"Invalid value for field '{spec.name}' of {resource}: expected {wanted}, "
+        f"got {type(value).__name__} {value!r}."
+    )
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InvalidInput(f"Invalid value for '{name}': {value!r} is not a boolean (true or false).")
+
+
+def check_uuid(name: str, value: Any) -> str:
+    try:
+        return str(uuidlib.UUID(str(value)))
+    except ValueError:
+        raise InvalidInput(
+            f"Expected a UUID for {name} but received {value!r}. A UUID looks like "
+            "'4b8b5c5e-8f8e-4b51-9c2a-5a3d2b1e0f7a'."
+        ) from None
+
+
+def is_uuid_like(value: str) -> bool:
+    try:
+        uuidlib.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def normalize_mac(value: Any, name: str = "address") -> str:
+    """Lower-case, colon-separated MAC; a 400 that shows the expected form otherwise."""
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    if not _MAC_RE.match(text):
+        raise InvalidInput(
+            f"Expected a MAC address but received {value!r} for field '{name}'. "
+            "Use six hex pairs such as '52:54:00:12:34:56'."
+        )
+    digits = text.replace(":", "").replace("-", "")
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite returns naive datetimes; we only ever store UTC
+        value = value.replace(tzinfo=dt.UTC)
+    return value.isoformat()
+
+
+def serialize(
+    obj: Any,
+    names: Iterable[str],
+    spec: ResourceSpec,
+    computed: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> dict[str, Any]:
+    """Build the response dict for ``obj`` with the given field names."""
+    out: dict[str, Any] = {}
+    for name in names:
+        f = spec.by_name.get(name)
+        if f is None:
+            continue
+        if not f.column:
+            if computed is not None and name in computed:
+                out[name] = computed[name](obj)
+            continue
+        value = getattr(obj, name)
+        if f.kind == "datetime":
+            value = iso(value)
+        out[name] = value
+    return out

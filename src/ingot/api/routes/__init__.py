@@ -1,0 +1,16 @@
+"""Route modules, one per resource; ROUTERS is the order they are mounted in."""
+
+from fastapi import APIRouter
+
+from ingot.api.routes import drivers, nodes, ports, root, simple
+
+ROUTERS: list[APIRouter] = [
+    root.router,
+    nodes.router,
+    ports.router,
+    ports.PORTS.routes(),
+    ports.PORTGROUPS.routes(),
+    simple.router,
+    *[c.routes() for c in simple.COLLECTIONS],
+    drivers.router,
+]

@@ -1,0 +1,439 @@
+"""``/v1/nodes``: create, list, show, patch and delete nodes (actions live in node_actions)."""
+
+from __future__ import annotations
+
+import re
+import uuid as uuidlib
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ingot import states
+from ingot.api import jsonpatch
+from ingot.api.context import Ctx, get_ctx, json_body
+from ingot.api.pagination import apply_page, next_link, page_params
+from ingot.api.resource import check_uuid, is_uuid_like, parse_bool, serialize
+from ingot.api.secrets import mask_secrets
+from ingot.api.specs import NODE
+from ingot.db import models
+from ingot.db.history import record
+from ingot.db.queries import get_by_uuid, get_node, node_traits
+from ingot.drivers.interfaces import KINDS
+from ingot.errors import Conflict, InvalidInput, InvalidState, NodeLocked, NotAcceptable
+
+router = APIRouter()
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9\-._~]+$")
+_IFACE_FIELDS = tuple(f"{k}_interface" for k in KINDS)
+# States from which a node may be deleted without maintenance mode (Ironic's list).
+_DELETE_ALLOWED = (states.MANAGEABLE, states.ENROLL, states.ADOPTFAIL, states.AVAILABLE)
+_LIST_FILTERS = (
+    "chassis_uuid", "instance_uuid", "associated", "maintenance", "retired", "provision_state",
+    "driver", "resource_class", "fault", "conductor_group", "owner", "lessee",
+    "description_contains", "shard", "sharded", "parent_node", "include_children",
+    "instance_name", "conductor", "project",
+)  # fmt: skip
+
+
+def check_name(name: str | None) -> None:
+    """Node names are host-name like and never UUIDs, so lookup by either is unambiguous."""
+    if name is None:
+        return
+    if not _NAME_RE.match(name) or is_uuid_like(name):
+        raise InvalidInput(
+            f"Cannot use {name!r} as a node name: use letters, digits and '-._~' only, "
+            "and nothing that looks like a UUID."
+        )
+
+
+def node_view(
+    ctx: Ctx, session: Session, nodes: list[models.Node], names: list[str]
+) -> list[dict[str, Any]]:
+    """Serialise nodes with the computed fields, batching the lookups they need."""
+    ids = [n.id for n in nodes]
+    traits = node_traits(session, ids) if "traits" in names else {}
+    chassis: dict[int, str] = {}
+    if "chassis_uuid" in names:
+        chassis_ids = {n.chassis_id for n in nodes if n.chassis_id}
+        if chassis_ids:
+            rows = session.execute(
+                select(models.Chassis.id, models.Chassis.uuid).where(
+                    models.Chassis.id.in_(chassis_ids)
+                )
+            )
+            chassis = {r.id: r.uuid for r in rows}
+    conductor = ctx.services.conductor
+    computed = {
+        "traits": lambda n: traits.get(n.id, []),
+        "links": lambda n: ctx.link("nodes", n.uuid),
+        "conductor": lambda n: conductor.owner_of(n) if conductor else None,
+        "allocation_uuid": lambda n: None,
+        "chassis_uuid": lambda n: chassis.get(n.chassis_id) if n.chassis_id else None,
+        "ports": lambda n: ctx.link("nodes", n.uuid, "ports"),
+        "states": lambda n: ctx.link("nodes", n.uuid, "states"),
+        "portgroups": lambda n: ctx.link("nodes", n.uuid, "portgroups"),
+        "volume": lambda n: ctx.link("nodes", n.uuid, "volume"),
+    }
+    out = []
+    for node in nodes:
+        data = serialize(node, names, NODE, computed)
+        if "driver_info" in data:
+            data["driver_info"] = mask_secrets(data["driver_info"])
+        for key in ("instance_info", "driver_internal_info"):
+            if key in data:
+                data[key] = mask_secrets(data[key])
+        if not ctx.has("available_state") and data.get("provision_state") == states.AVAILABLE:
+            data["provision_state"] = None  # Ironic showed "available" as None before 1.2
+        out.append(data)
+    return out
+
+
+def _apply_filters(ctx: Ctx, session: Session, stmt: Any, query: dict[str, Any]) -> Any:
+    N = models.Node
+    q = {k: v for k, v in query.items() if v is not None}
+    if "chassis_uuid" in q:
+        chassis = get_by_uuid(session, models.Chassis, q["chassis_uuid"], "chassis")
+        stmt = stmt.where(N.chassis_id == chassis.id)
+    if "instance_uuid" in q:
+        stmt = stmt.where(N.instance_uuid == check_uuid("instance_uuid", q["instance_uuid"]))
+    if "associated" in q:
+        assoc = parse_bool("associated", q["associated"])
+        stmt = stmt.where(N.instance_uuid.is_not(None) if assoc else N.instance_uuid.is_(None))
+    for flag in ("maintenance", "retired"):
+        if flag in q:
+            stmt = stmt.where(getattr(N, flag) == parse_bool(flag, q[flag]))
+    if "provision_state" in q:
+        if q["provision_state"] not in states.ALL_STATES:
+            raise InvalidInput(
+                f"Invalid provision state {q['provision_state']!r}. Valid states: "
+                + ", ".join(sorted(states.ALL_STATES))
+            )
+        stmt = stmt.where(N.provision_state == q["provision_state"])
+    for column in ("driver", "resource_class", "fault", "owner", "lessee", "shard",
+                   "parent_node", "instance_name"):  # fmt: skip
+        if column in q:
+            stmt = stmt.where(getattr(N, column) == q[column])
+    if "conductor_group" in q:
+        stmt = stmt.where(func.lower(N.conductor_group) == q["conductor_group"].lower())
+    if "project" in q:
+        stmt = stmt.where((N.owner == q["project"]) | (N.lessee == q["project"]))
+    if "description_contains" in q:
+        stmt = stmt.where(N.description.contains(q["description_contains"]))
+    if "sharded" in q:
+        sharded = parse_bool("sharded", q["sharded"])
+        stmt = stmt.where(N.shard.is_not(None) if sharded else N.shard.is_(None))
+    if "parent_node" not in q and not parse_bool(
+        "include_children", q.get("include_children", "false")
+    ):
+        stmt = stmt.where(N.parent_node.is_(None))
+    if "conductor" in q and ctx.services.conductor is not None:
+        owned = ctx.services.conductor.nodes_owned_by(session, q["conductor"])
+        stmt = stmt.where(N.id.in_(owned))
+    return stmt
+
+
+def list_nodes(
+    ctx: Ctx, request: Request, *, detail: bool, path: str, base_stmt: Any = None
+) -> dict[str, Any]:
+    params = dict(request.query_params)
+    detail_q = params.pop("detail", None)
+    if detail_q is not None:
+        if not ctx.has("detail_param"):
+            raise NotAcceptable("The 'detail' parameter needs API version 1.43 or later.")
+        if path.endswith("/detail"):
+            raise InvalidInput("The 'detail' parameter can not be used with /nodes/detail.")
+        detail = parse_bool("detail", detail_q)
+    fields = params.get("fields")
+    if fields is not None and detail:
+        raise InvalidInput("The 'fields' parameter can not be used together with detail.")
+    names = NODE.select(ctx, fields, detail=detail)
+    page = page_params(
+        ctx, params.get("limit"), params.get("marker"), params.get("sort_key"),
+        params.get("sort_dir"), [k for k in NODE.sort_keys if k in names or detail or True],
+    )  # fmt: skip
+    filters = {k: params.get(k) for k in _LIST_FILTERS}
+    with ctx.db.read() as session:
+        stmt = base_stmt if base_stmt is not None else select(models.Node)
+        stmt = _apply_filters(ctx, session, stmt, filters)
+        stmt = apply_page(session, stmt, models.Node, page, "node")
+        nodes = list(session.scalars(stmt))
+        items = node_view(ctx, session, nodes, names)
+    result: dict[str, Any] = {"nodes": items}
+    query = {**filters, "fields": ",".join(names) if fields else None}
+    link = next_link(ctx, path, items, page, query)
+    if link:
+        result["next"] = link
+    return result
+
+
+@router.get("/v1/nodes")
+def get_nodes(request: Request, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
+    return list_nodes(ctx, request, detail=False, path="nodes")
+
+
+@router.get("/v1/nodes/detail")
+def get_nodes_detail(request: Request, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
+    return list_nodes(ctx, request, detail=True, path="nodes/detail")
+
+
+@router.get("/v1/nodes/{ident}")
+def get_one(ident: str, fields: str | None = None, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
+    names = NODE.select(ctx, fields)
+    with ctx.db.read() as session:
+        node = get_node(session, ident)
+        return node_view(ctx, session, [node], names)[0]
+
+
+def _check_interfaces(ctx: Ctx, driver: str, values: dict[str, Any]) -> None:
+    for field in _IFACE_FIELDS:
+        name = values.get(field)
+        if name is not None:
+            ctx.services.drivers.check_interface(driver, field.removesuffix("_interface"), name)
+
+
+def _fill_interfaces(ctx: Ctx, node: models.Node, reset: bool) -> None:
+    hw = ctx.services.drivers.hardware_type(node.driver)
+    for kind in KINDS:
+        field = f"{kind}_interface"
+        current = getattr(node, field)
+        if current is None or (reset and current not in hw.interfaces[kind]):
+            setattr(node, field, hw.default(kind))
+
+
+def _unique_checks(session: Session, node: models.Node) -> None:
+    N = models.Node
+    if node.name is not None:
+        clash = session.scalar(select(N.id).where(N.name == node.name, N.id != node.id))
+        if clash is not None:
+            raise Conflict(f"A node with name {node.name} already exists.")
+    if node.instance_uuid is not None:
+        clash = session.scalar(
+            select(N.uuid).where(N.instance_uuid == node.instance_uuid, N.id != node.id)
+        )
+        if clash is not None:
+            raise Conflict(
+                f"Instance {node.instance_uuid} is already associated with a node {clash}."
+            )
+
+
+def _resolve_chassis(session: Session, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return get_by_uuid(session, models.Chassis, check_uuid("chassis_uuid", value), "chassis").id
+    except Exception as exc:
+        raise InvalidInput(f"Chassis {value} could not be found; create it first.") from exc
+
+
+def _resolve_parent(session: Session, value: str | None) -> str | None:
+    if value is None:
+        return None
+    return get_node(session, value).uuid
+
+
+@router.post("/v1/nodes", status_code=201)
+def create(body: Any = Depends(json_body), ctx: Ctx = Depends(get_ctx)) -> JSONResponse:
+    values = NODE.check_create(ctx, body)
+    if "driver" not in values:
+        raise InvalidInput("Schema error for node: 'driver' is a required property.")
+    drivers = ctx.services.drivers
+    drivers.hardware_type(values["driver"])
+    _check_interfaces(ctx, values["driver"], values)
+    check_name(values.get("name"))
+    settings = ctx.services.settings
+
+    def write(session: Session) -> dict[str, Any]:
+        chassis_id = _resolve_chassis(session, values.pop("chassis_uuid", None))
+        values["parent_node"] = _resolve_parent(session, values.get("parent_node"))
+        node = models.Node(
+            uuid=values.pop("uuid", None) or str(uuidlib.uuid4()),
+            chassis_id=chassis_id,
+            provision_state=states.ENROLL if ctx.has("enroll_state") else states.AVAILABLE,
+            power_state=None,
+            driver_info={},
+            driver_internal_info={},
+            properties={},
+            instance_info={},
+            extra={},
+            network_data={},
+            clean_step={},
+            deploy_step={},
+            service_step={},
+            raid_config={},
+            target_raid_config={},
+            conductor_group="",
+            maintenance=False,
+            protected=False,
+            retired=False,
+            console_enabled=False,
+            disable_power_off=False,
+        )
+        for key, value in values.items():
+            setattr(node, key, value)
+        if node.resource_class is None:
+            node.resource_class = settings.default.default_resource_class
+        node.conductor_group = (node.conductor_group or "").lower()
+        if session.scalar(select(models.Node.id).where(models.Node.uuid == node.uuid)):
+            raise Conflict(f"A node with UUID {node.uuid} already exists.")
+        _unique_checks(session, node)
+        _fill_interfaces(ctx, node, reset=False)
+        session.add(node)
+        session.flush()
+        record(session, node, "Node created", event_type="create", conductor=settings.default.host)
+        return node_view(ctx, session, [node], NODE.select(ctx, None))[0]
+
+    data = ctx.db.run_write(write)
+    return JSONResponse(
+        data, status_code=201, headers={"Location": ctx.link("nodes", data["uuid"])[0]["href"]}
+    )
+
+
+def _patch_doc(ctx: Ctx, session: Session, node: models.Node) -> dict[str, Any]:
+    names = [f.name for f in NODE.visible(ctx) if f.patch]
+    doc = node_view(ctx, session, [node], names)[0]
+    # Patch the stored secrets, not the masked view, so unrelated keys keep their values.
+    doc["driver_info"] = dict(node.driver_info)
+    doc["instance_info"] = dict(node.instance_info)
+    return doc
+
+
+def _check_patch_paths(ctx: Ctx, patch: list[dict[str, Any]]) -> None:
+    visible = {f.name: f for f in NODE.visible(ctx)}
+    for op in jsonpatch.validate(patch):
+        for key in ("path", "from"):
+            if key not in op:
+                continue
+            root = str(op[key]).lstrip("/").split("/")[0]
+            field = NODE.by_name.get(root)
+            if field is None:
+                raise InvalidInput(
+                    f"Adding a new attribute (/{root}) to the root of the resource is not "
+                    "allowed. Custom data goes under /extra, e.g. /extra/" + root + "."
+                )
+            if root not in visible:
+                raise NotAcceptable(
+                    f"Field /{root} needs a newer API version; send "
+                    "X-OpenStack-Ironic-API-Version: latest."
+                )
+            if not field.patch:
+                raise InvalidInput(
+                    f"'/{root}' is an internal attribute and can not be updated."
+                    + (
+                        " Use the node's states or maintenance endpoints."
+                        if "state" in root
+                        else ""
+                    )
+                )
+
+
+@router.patch("/v1/nodes/{ident}")
+def update(
+    ident: str, reset_interfaces: str | None = None, body: Any = Depends(json_body),
+    ctx: Ctx = Depends(get_ctx),
+) -> dict[str, Any]:  # fmt: skip
+    _check_patch_paths(ctx, body)
+    reset = parse_bool("reset_interfaces", reset_interfaces) if reset_interfaces else False
+
+    def write(session: Session) -> dict[str, Any]:
+        node = get_node(session, ident)
+        if node.reservation is not None:
+            raise NodeLocked(node.uuid, node.reservation)
+        before = _patch_doc(ctx, session, node)
+        after = jsonpatch.apply(before, body)
+        changed = {k: v for k, v in after.items() if before.get(k) != v}
+        for key in list(changed):
+            spec = NODE.by_name[key]
+            from ingot.api.resource import coerce
+
+            changed[key] = coerce("node", spec, changed[key])
+        _apply_node_changes(ctx, session, node, changed, reset)
+        session.flush()
+        return node_view(ctx, session, [node], NODE.select(ctx, None))[0]
+
+    return ctx.db.run_write(write)
+
+
+def _apply_node_changes(
+    ctx: Ctx, session: Session, node: models.Node, changed: dict[str, Any], reset: bool
+) -> None:
+    state = node.provision_state
+    if state not in states.STABLE_STATES and state not in states.UPDATE_ALLOWED_STATES:
+        raise Conflict(
+            f"Node {node.uuid} can not be updated while a state transition is in progress "
+            f'(state "{state}"). Wait for it to finish, or abort it.'
+        )
+    driver_change = any(f in changed for f in ("driver", "resource_class", *_IFACE_FIELDS))
+    if (
+        driver_change
+        and state not in states.INTERFACE_UPDATE_ALLOWED_STATES
+        and not node.maintenance
+    ):
+        allowed = ", ".join(sorted(states.INTERFACE_UPDATE_ALLOWED_STATES))
+        raise Conflict(
+            f"Node {node.uuid} can not have its driver, interfaces or resource_class changed "
+            f'in state "{state}". Allowed in: {allowed}, or with the node in maintenance.'
+        )
+    if "driver" in changed:
+        ctx.services.drivers.hardware_type(changed["driver"])
+    if "name" in changed:
+        check_name(changed["name"])
+    if "chassis_uuid" in changed:
+        node.chassis_id = _resolve_chassis(session, changed.pop("chassis_uuid"))
+    if "parent_node" in changed:
+        changed["parent_node"] = _resolve_parent(session, changed["parent_node"])
+    if "conductor_group" in changed:
+        changed["conductor_group"] = (changed["conductor_group"] or "").lower()
+    if changed.get("maintenance") is False:
+        changed.setdefault("maintenance_reason", None)
+    if "protected" in changed and not changed["protected"]:
+        changed.setdefault("protected_reason", None)
+    if changed.get("protected_reason") and not changed.get("protected", node.protected):
+        raise InvalidInput("Cannot set protected_reason on a node that is not protected.")
+    if "protected" in changed and node.provision_state != states.ACTIVE and changed["protected"]:
+        raise InvalidState(
+            f'Node {node.uuid} can only be protected in state active, not "{node.provision_state}".'
+        )
+    if "instance_uuid" in changed and changed["instance_uuid"] and node.instance_uuid:
+        raise Conflict(
+            f"Node {node.uuid} is already associated with instance {node.instance_uuid}; "
+            "remove it first."
+        )
+    for key, value in changed.items():
+        setattr(node, key, value)
+    if "driver" in changed or any(f in changed for f in _IFACE_FIELDS):
+        _check_interfaces(
+            ctx, node.driver, {f: getattr(node, f) for f in _IFACE_FIELDS if f in changed}
+        )
+        _fill_interfaces(ctx, node, reset=reset or "driver" in changed)
+    _unique_checks(session, node)
+
+
+@router.delete("/v1/nodes/{ident}", status_code=204)
+def remove(ident: str, ctx: Ctx = Depends(get_ctx)) -> Response:
+    def write(session: Session) -> None:
+        node = get_node(session, ident)
+        if node.reservation is not None:
+            raise NodeLocked(node.uuid, node.reservation)
+        if node.protected:
+            raise InvalidState(
+                f"Node {node.uuid} is protected and cannot be undeployed, rebuilt or deleted. "
+                "Unset protected first."
+            )
+        if node.provision_state not in _DELETE_ALLOWED and not node.maintenance:
+            allowed = ", ".join(f"'{s}'" for s in _DELETE_ALLOWED)
+            raise Conflict(
+                f'Can not delete node "{node.uuid}" while it is in provision state '
+                f'"{node.provision_state}". Valid provision states to perform deletion are: '
+                f'"({allowed})", or set the node into maintenance mode'
+            )
+        for model in (models.Port, models.Portgroup, models.VolumeConnector, models.VolumeTarget):
+            session.execute(delete(model).where(model.node_id == node.id))
+        session.execute(delete(models.NodeTrait).where(models.NodeTrait.node_id == node.id))
+        session.execute(delete(models.NodeHistory).where(models.NodeHistory.node_id == node.id))
+        session.delete(node)
+
+    ctx.db.run_write(write)
+    return Response(status_code=204)

@@ -1,0 +1,102 @@
+"""The database handle: engine, sessions, and the SQLite settings that keep writers civil.
+
+SQLite runs in WAL mode with a busy timeout, and write transactions start with
+``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing with "database is
+locked" when both try to upgrade a read transaction. PostgreSQL needs none of this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+T = TypeVar("T")
+
+_LOCKED_RETRIES = 20
+
+
+class Database:
+    """One engine and its session factory; pass it down, never a global."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30000, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+            if ":memory:" in url or url.rstrip("/") == "sqlite:":
+                raise ValueError("Ingot needs a file-backed SQLite database, not :memory:")
+        else:
+            kwargs["pool_pre_ping"] = True
+            kwargs["pool_size"] = 10
+            kwargs["max_overflow"] = 20
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine, busy_timeout_ms)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads; nothing is committed."""
+        with self._sessions() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose transaction takes the write lock up front and commits on exit."""
+        with self._sessions() as session:
+            if self.is_sqlite:
+                session.connection(execution_options={"sqlite_immediate": True})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def run_write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` in a write transaction, retrying if SQLite still reports a lock."""
+        for attempt in range(_LOCKED_RETRIES):
+            try:
+                with self.write() as session:
+                    return fn(session)
+            except OperationalError as exc:
+                if not self.is_sqlite or "locked" not in str(exc) or attempt == _LOCKED_RETRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get("sqlite_immediate"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def make_nullpool_engine(url: str) -> Engine:
+    """An engine without pooling, for migrations run from the CLI."""
+    return create_engine(url, poolclass=NullPool)

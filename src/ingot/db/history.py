@@ -1,0 +1,37 @@
+"""Node history: what happened to a node and why, as ``GET /v1/nodes/{node}/history`` shows."""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+
+from sqlalchemy.orm import Session
+
+from ingot.db import models
+
+INFO = "INFO"
+ERROR = "ERROR"
+WARNING = "WARNING"
+
+
+def record(
+    session: Session,
+    node: models.Node,
+    event: str,
+    *,
+    event_type: str = "provisioning",
+    severity: str = INFO,
+    conductor: str | None = None,
+    user: str | None = None,
+) -> None:
+    """Add one history entry in the caller's transaction."""
+    session.add(
+        models.NodeHistory(
+            uuid=str(uuidlib.uuid4()),
+            node_id=node.id,
+            event=event,
+            event_type=event_type,
+            severity=severity,
+            conductor=conductor,
+            user=user,
+        )
+    )

@@ -1,0 +1,150 @@
+"""Ingot's settings: one object, built once by the CLI and passed down.
+
+Sources, strongest first: explicit overrides, environment variables ``INGOT_<SECTION>__<KEY>``,
+a TOML file (``--config``), defaults. Section and option names follow ``ironic.conf`` where
+Ironic has the option, so an operator can port a configuration by hand.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingot.errors import ConfigError
+
+DEFAULT_HARDWARE_TYPES = ["fake-hardware"]
+
+
+class DefaultSection(BaseModel):
+    """Ironic's ``[DEFAULT]`` options that Ingot honours."""
+
+    host: str = "ingot"
+    state_dir: Path = Path("./state")
+    enabled_hardware_types: list[str] = Field(default_factory=lambda: list(DEFAULT_HARDWARE_TYPES))
+    enabled_bios_interfaces: list[str] = Field(default_factory=lambda: ["no-bios", "fake"])
+    enabled_boot_interfaces: list[str] = Field(default_factory=lambda: ["fake"])
+    enabled_console_interfaces: list[str] = Field(default_factory=lambda: ["no-console", "fake"])
+    enabled_deploy_interfaces: list[str] = Field(default_factory=lambda: ["fake"])
+    enabled_firmware_interfaces: list[str] = Field(default_factory=lambda: ["no-firmware", "fake"])
+    enabled_inspect_interfaces: list[str] = Field(default_factory=lambda: ["no-inspect", "fake"])
+    enabled_management_interfaces: list[str] = Field(default_factory=lambda: ["noop", "fake"])
+    enabled_network_interfaces: list[str] = Field(default_factory=lambda: ["flat", "noop"])
+    enabled_power_interfaces: list[str] = Field(default_factory=lambda: ["fake"])
+    enabled_raid_interfaces: list[str] = Field(default_factory=lambda: ["no-raid", "fake"])
+    enabled_rescue_interfaces: list[str] = Field(default_factory=lambda: ["no-rescue", "fake"])
+    enabled_storage_interfaces: list[str] = Field(default_factory=lambda: ["noop", "fake"])
+    enabled_vendor_interfaces: list[str] = Field(default_factory=lambda: ["no-vendor", "fake"])
+    default_resource_class: str | None = None
+    default_network_interface: str | None = None
+
+
+class ApiSection(BaseModel):
+    """Ironic's ``[api]`` options."""
+
+    host_ip: str = "127.0.0.1"
+    port: int = 6385
+    max_limit: int = Field(default=1000, ge=1)
+    public_endpoint: str | None = None
+    auth_strategy: Literal["noauth", "http_basic"] = "noauth"
+    http_basic_auth_user_file: Path | None = None
+    allow_open_api: bool = False
+
+
+class DatabaseSection(BaseModel):
+    """Ironic's ``[database]`` options; ``connection`` defaults to SQLite in the state dir."""
+
+    connection: str | None = None
+    sqlite_busy_timeout_ms: int = 30000
+
+
+class ConductorSection(BaseModel):
+    """Ironic's ``[conductor]`` options."""
+
+    automated_clean: bool = True
+    heartbeat_interval: float = Field(default=10.0, gt=0)
+    heartbeat_timeout: float = Field(default=60.0, gt=0)
+    sync_power_state_interval: float = 60.0
+    force_power_state_during_sync: bool = True
+    power_state_sync_max_retries: int = 3
+    check_provision_state_interval: float = 60.0
+    deploy_callback_timeout: float = 1800.0
+    clean_callback_timeout: float = 1800.0
+    inspect_wait_timeout: float = 1800.0
+    rescue_callback_timeout: float = 1800.0
+    service_callback_timeout: float = 1800.0
+    workers_pool_size: int = Field(default=100, ge=1)
+    conductor_group: str = ""
+    hash_partition_exponent: int = 5
+    hash_distribution_replicas: int = 1
+    power_state_change_timeout: float = 60.0
+
+
+class IngotSettings(BaseSettings):
+    """All of Ingot's settings; sections mirror ``ironic.conf``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INGOT_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    default: DefaultSection = Field(default_factory=DefaultSection)
+    api: ApiSection = Field(default_factory=ApiSection)
+    database: DatabaseSection = Field(default_factory=DatabaseSection)
+    conductor: ConductorSection = Field(default_factory=ConductorSection)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.connection:
+            return self.database.connection
+        return f"sqlite:///{(self.default.state_dir / 'ingot.sqlite').resolve()}"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> IngotSettings:
+    """Build settings from a TOML file, the environment and explicit overrides.
+
+    Raises ConfigError naming the file and the option when something does not parse.
+    """
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"Cannot read config file {config_file}: {exc}") from exc
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    try:
+        # Init kwargs beat the environment in pydantic-settings; we want file < env,
+        # so the file's values are applied as defaults underneath the environment.
+        env_only = IngotSettings()
+        merged = _merge(data, _explicit(env_only))
+        for section, values in overrides.items():
+            merged.setdefault(section, {}).update(values)
+        return IngotSettings.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        where = f" in {config_file}" if config_file else ""
+        raise ConfigError(f"Invalid configuration{where}: {problems}") from exc
+
+
+def _explicit(settings: BaseModel) -> dict[str, Any]:
+    """The options that were set (by the environment), section by section."""
+    out: dict[str, Any] = {}
+    for name in settings.model_fields_set:
+        value = getattr(settings, name)
+        out[name] = _explicit(value) if isinstance(value, BaseModel) else value
+    return out
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
