@@ -1,0 +1,285 @@
+"""Write an image to a disk in one pass: download -> checksum -> write, bounded memory.
+
+Raw images stream straight to the device through one fixed buffer (``CHUNK`` bytes). On
+file-backed disks (the lab) all-zero chunks become holes: the file is first discarded (truncated
+to 0 and back to its size, which reads as zeros), then zero chunks are skipped with a seek. On
+real block devices every byte is written, because skipped blocks would keep old data.
+qcow2 cannot be streamed (its clusters are not in order), so it goes to a local cache file,
+is verified, and ``qemu-img convert`` writes it to the device.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import struct
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ingot_agent.errors import (
+    ImageChecksumError,
+    ImageDownloadError,
+    ImageWriteError,
+    NotSupportedError,
+)
+from ingot_agent.image_source import ImageInfo, new_hasher, open_first, resolve_checksum
+
+LOG = logging.getLogger(__name__)
+CHUNK = 1024 * 1024
+ZERO = bytes(CHUNK)
+QCOW2_MAGIC = b"QFI\xfb"
+
+
+@dataclass
+class WriteStats:
+    size: int = 0
+    written: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    checksum: str | None = None
+    disk_format: str = "raw"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "written": self.written,
+            "skipped_zero_bytes": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "checksum": self.checksum,
+            "disk_format": self.disk_format,
+        }
+
+
+def _fill(src: BinaryIO, view: memoryview) -> int:
+    """Read until the buffer is full or the stream ends (HTTP reads return short)."""
+    filled = 0
+    while filled < len(view):
+        n = src.readinto(view[filled:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        filled += n
+    return filled
+
+
+def _is_zero(buf: bytearray, n: int) -> bool:
+    if n == CHUNK:
+        return buf == ZERO  # bytearray == bytes is a memcmp
+    return bytes(buf[:n]) == ZERO[:n]
+
+
+def discard_file(path: str, size: int) -> None:
+    """Turn a file-backed disk back into one hole of ``size`` bytes (reads as zeros)."""
+    with open(path, "r+b") as fh:
+        fh.truncate(0)
+        fh.truncate(size)
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        n = os.write(fd, data)
+        data = data[n:]
+
+
+def stream_raw(
+    src: BinaryIO,
+    dest: str,
+    dest_size: int,
+    hasher: Any,
+    sparse: bool,
+    offset: int = 0,
+    first: bytes = b"",
+) -> WriteStats:
+    """Copy ``first`` + ``src`` to ``dest`` at ``offset``; fsync at the end.
+
+    Raises ImageWriteError when the image does not fit or the device fails.
+    """
+    stats = WriteStats()
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    started = time.monotonic()
+    fd = os.open(dest, os.O_WRONLY)
+    try:
+        os.lseek(fd, offset, os.SEEK_SET)
+        pending = first
+        while True:
+            if pending:
+                n = len(pending)
+                buf[:n] = pending
+                n += _fill(src, view[n:])
+                pending = b""
+            else:
+                n = _fill(src, view)
+            if n == 0:
+                break
+            if offset + stats.size + n > dest_size:
+                raise ImageWriteError(
+                    f"image is larger than the {dest_size}-byte target {dest}: "
+                    "use a bigger disk (or root_device hints that pick one) or a smaller image"
+                )
+            if hasher is not None:
+                hasher.update(view[:n])
+            if sparse and _is_zero(buf, n):
+                os.lseek(fd, n, os.SEEK_CUR)
+                stats.skipped += n
+            else:
+                _write_all(fd, view[:n])
+                stats.written += n
+            stats.size += n
+        os.fsync(fd)
+    except OSError as exc:
+        raise ImageWriteError(f"writing the image to {dest} failed: {exc}") from exc
+    finally:
+        os.close(fd)
+    stats.seconds = time.monotonic() - started
+    return stats
+
+
+def qcow2_virtual_size(header: bytes) -> int:
+    """The guest-visible size, from the qcow2 header (big-endian u64 at byte 24)."""
+    return int(struct.unpack_from(">Q", header, 24)[0])
+
+
+def _check_digest(hasher: Any, expected: str | None, url: str) -> str | None:
+    if hasher is None:
+        return None
+    actual = str(hasher.hexdigest())
+    if expected is not None and actual != expected:
+        raise ImageChecksumError(
+            f"image from {url} has {hasher.name} {actual}, expected {expected}; "
+            "the download is corrupt or image_info carries the wrong checksum"
+        )
+    return actual
+
+
+def write_image(
+    info: ImageInfo,
+    dest: str,
+    dest_size: int,
+    sparse: bool,
+    cache_dir: Path,
+    insecure: bool = False,
+    offset: int = 0,
+) -> WriteStats:
+    """Download ``info`` and write it to ``dest`` (a device or file) at ``offset``.
+
+    Raises ImageDownloadError, ImageChecksumError, ImageWriteError, NotSupportedError.
+    """
+    algo, expected = resolve_checksum(info, insecure)
+    hasher = new_hasher(algo)
+    src, url = open_first(info.urls, insecure)
+    with src:
+        length = src.headers.get("Content-Length") if hasattr(src, "headers") else None
+        first = src.read(512)
+        is_qcow2 = first.startswith(QCOW2_MAGIC)
+        fmt = info.disk_format or ("qcow2" if is_qcow2 else "raw")
+        if fmt == "raw" and is_qcow2:
+            raise ImageWriteError(
+                f"image {info.id} says disk_format raw but the data at {url} is qcow2; "
+                "fix the image's disk_format"
+            )
+        if fmt == "qcow2" and not is_qcow2:
+            raise ImageWriteError(f"image {info.id} says disk_format qcow2 but is not qcow2")
+        if fmt == "qcow2":
+            return _write_qcow2(
+                src, first, url, hasher, expected, dest, dest_size, cache_dir, sparse, offset
+            )
+        if length is not None and offset + int(length) > dest_size:
+            raise ImageWriteError(
+                f"image {info.id} is {length} bytes but the target {dest} has only "
+                f"{dest_size - offset}; use a bigger disk or a smaller image"
+            )
+        if sparse and offset == 0:
+            discard_file(dest, dest_size)
+        try:
+            stats = stream_raw(src, dest, dest_size, hasher, sparse and offset == 0, offset, first)
+        except OSError as exc:  # connection reset mid-body
+            raise ImageDownloadError(f"download from {url} broke off: {exc}") from exc
+    if length is not None and stats.size != int(length):
+        raise ImageDownloadError(f"download from {url} ended after {stats.size} of {length} bytes")
+    try:
+        stats.checksum = _check_digest(hasher, expected, url)
+    except ImageChecksumError:
+        _wipe_start(dest, offset)
+        raise
+    LOG.info("image %s written to %s: %s", info.id, dest, stats.as_dict())
+    return stats
+
+
+def _wipe_start(dest: str, offset: int) -> None:
+    """After a bad checksum, zero the first MiB so the half-trusted image cannot boot."""
+    fd = os.open(dest, os.O_WRONLY)
+    try:
+        os.pwrite(fd, ZERO, offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_qcow2(
+    src: BinaryIO,
+    first: bytes,
+    url: str,
+    hasher: Any,
+    expected: str | None,
+    dest: str,
+    dest_size: int,
+    cache_dir: Path,
+    sparse: bool,
+    offset: int,
+) -> WriteStats:
+    qemu_img = shutil.which("qemu-img")
+    if qemu_img is None:
+        raise NotSupportedError(
+            "qcow2 images need qemu-img, which this ramdisk lacks; "
+            "add qemu-utils to the ramdisk or deploy a raw image"
+        )
+    if offset:
+        raise NotSupportedError("qcow2 partition images are not supported; use raw")
+    virtual = qcow2_virtual_size(first)
+    if virtual > dest_size:
+        raise ImageWriteError(
+            f"qcow2 image virtual size {virtual} exceeds the {dest_size}-byte target {dest}; "
+            "use a bigger disk or a smaller image"
+        )
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache = cache_dir / "image.qcow2"
+    stats = WriteStats(disk_format="qcow2")
+    started = time.monotonic()
+    with open(cache, "wb") as out:
+        out.write(first)
+        if hasher is not None:
+            hasher.update(first)
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while n := _fill(src, view):
+            if hasher is not None:
+                hasher.update(view[:n])
+            out.write(view[:n])
+    stats.size = cache.stat().st_size
+    try:
+        stats.checksum = _check_digest(hasher, expected, url)
+        if sparse:
+            discard_file(dest, dest_size)
+        # -n: write into the existing disk (do not recreate or shrink the target file);
+        # --target-is-zero: only valid after the discard above, lets qemu-img skip zeros.
+        cmd = [qemu_img, "convert", "-q", "-f", "qcow2", "-O", "raw", "-n"]
+        if sparse:
+            cmd.append("--target-is-zero")
+        cmd += [str(cache), dest]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise ImageWriteError(f"qemu-img convert to {dest} failed: {proc.stderr.strip()}")
+        fd = os.open(dest, os.O_WRONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        cache.unlink(missing_ok=True)
+    stats.written = virtual
+    stats.seconds = time.monotonic() - started
+    return stats
