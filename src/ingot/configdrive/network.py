@@ -313,7 +313,10 @@ class _Builder:
             if net is None:
                 continue
             if nameservers:
+                # "services" is the OpenStack field; cloud-init before 23.x only reads the
+                # per-network servers from "dns_nameservers", which newer versions also accept.
                 net["services"] = [{"type": "dns", "address": a} for a in nameservers]
+                net["dns_nameservers"] = list(nameservers)
             if domains:
                 net["dns_search"] = domains
             self.networks.append(net)
