@@ -143,11 +143,21 @@ def _redfish_address(bmc: BmcFields, where: Where, log: ProblemLog, notes: list[
     text = str(bmc.address.value).strip()
     has_scheme = bool(_SCHEME.match(text))
     parts = urlsplit(text if has_scheme else f"https://{text}")
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    hostname = parts.hostname or ""
+    try:
+        written_port = parts.port
+        why = ""
+    except ValueError:
+        written_port, why = None, "its port is not a number"
+    if parts.scheme.lower() not in ("http", "https"):
+        why = f"scheme {parts.scheme!r} is neither http nor https"
+    elif not hostname:
+        why = "it has no host"
+    if why:
         log.add(
             where,
             name,
-            f"{text!r} is not a Redfish address",
+            f"not a Redfish address ({why})",
             "give http(s)://host[:port] or just host[:port] (https is assumed)",
         )
         return None
@@ -155,16 +165,16 @@ def _redfish_address(bmc: BmcFields, where: Where, log: ProblemLog, notes: list[
         port = check.whole_number(log, where, bmc.port.name, bmc.port.value, "TCP port")
         if port is None:
             return None
-        if parts.port is not None:
-            if parts.port != port:
+        if written_port is not None:
+            if written_port != port:
                 log.add(
                     where,
                     bmc.port.name,
-                    f"port {port} disagrees with port {parts.port} in {name}",
+                    f"port {port} disagrees with port {written_port} in {name}",
                     f"remove {bmc.port.name} or make the two agree",
                 )
             return text
-        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        host = f"[{hostname}]" if ":" in hostname else hostname
         netloc = f"{host}:{port}"
         rebuilt = f"{parts.scheme}://{netloc}{parts.path}" if has_scheme else netloc + parts.path
         notes.append(f"{bmc.port.name} {port} folded into redfish_address")

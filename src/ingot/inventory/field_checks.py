@@ -96,17 +96,34 @@ def _cap_value(value: Any) -> str:
 
 
 def bmc_host(log: ProblemLog, where: Where, field: str, value: Any) -> str | None:
-    """A BMC host name or IP address without scheme or path (IPMI)."""
+    """A BMC host name or IP address without scheme or path (IPMI).
+
+    The bad value is described, not echoed: in a CSV with a missing or extra cell the password
+    lands in the address column.
+    """
     text = str(value).strip() if isinstance(value, str | int) else ""
     if not text or not _HOST.match(text):
         log.add(
             where,
             field,
-            f"{value!r} is not a host name or IP address",
+            f"not a host name or IP address ({describe(text)})",
             "give the BMC's IP address or host name only, without scheme or path",
         )
         return None
     return text
+
+
+def describe(text: str) -> str:
+    """What is wrong with an address, without repeating it (it may be a misplaced secret)."""
+    if not text:
+        return "it is empty"
+    if "://" in text:
+        return "it has a scheme"
+    if "/" in text:
+        return "it has a path"
+    if any(c.isspace() for c in text):
+        return "it has spaces"
+    return "it has characters other than letters, digits, '.', '-', ':' and brackets"
 
 
 def mapping(log: ProblemLog, where: Where, field: str, value: Any) -> dict[str, Any] | None:

@@ -58,14 +58,14 @@ def parse_instackenv(data: Any, file: str, log: ProblemLog) -> list[NodeRequest]
         log.add(Where(file), "nodes", "expected a list of nodes", 'write {"nodes": [{...}, ...]}')
         return []
     if isinstance(data, dict):
-        extra_keys = sorted(set(data) - {"nodes"})
-        if extra_keys:
-            # Old instackenv files carried ssh-user/host-ip for the virtual power driver.
+        for key in sorted(set(data) - {"nodes"}):
+            hint = assemble.suggest(key, ("nodes", "chassis", "ports", "portgroups"))
             log.add(
                 Where(file),
-                extra_keys[0],
-                f"top-level keys {extra_keys} are not used by instackenv imports",
-                "remove them (they belonged to the retired SSH power driver)",
+                key,
+                f"unknown top-level key{hint}",
+                "an instackenv file holds only 'nodes'; remove it (ssh-user, host-ip and the "
+                "like belonged to the retired SSH power driver)",
             )
     requests = []
     for index, entry in enumerate(entries):
