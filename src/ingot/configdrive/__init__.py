@@ -5,6 +5,7 @@ Entry points: :func:`resolve_configdrive` for the provision API's ``configdrive`
 interface list, :func:`merge_ignition` for CoreOS user data.
 """
 
+from ingot.configdrive.compose import compose_configdrive
 from ingot.configdrive.ignition import looks_like_ignition, merge_ignition, parse_ignition
 from ingot.configdrive.iso import VERSIONS, VOLUME_LABEL, build_iso, read_iso, volume_label
 from ingot.configdrive.metadata import apply_ironic_defaults, build_meta_data
@@ -30,6 +31,7 @@ __all__ = [
     "build_meta_data",
     "build_network_data",
     "classify_user_data",
+    "compose_configdrive",
     "decode",
     "encode",
     "encode_user_data",
