@@ -1,0 +1,1 @@
+"""Images: references by URL or path, checksums, format detection and the conductor cache."""
