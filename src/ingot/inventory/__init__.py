@@ -8,6 +8,7 @@ from ingot.inventory.driver_names import KNOWN_NAMES as KNOWN_DRIVER_NAMES
 from ingot.inventory.driver_names import DriverName, lookup_driver
 from ingot.inventory.loading import FORMATS
 from ingot.inventory.model import ChassisRequest, Inventory, NodeRequest, is_secret_key, redact
+from ingot.inventory.network_vars import resolve_network
 from ingot.inventory.parse import parse_inventory
 from ingot.inventory.problems import InventoryInvalid, Problem, Where
 
@@ -25,4 +26,5 @@ __all__ = [
     "lookup_driver",
     "parse_inventory",
     "redact",
+    "resolve_network",
 ]
