@@ -64,7 +64,7 @@ def deploy(
         _, part = write_configdrive(device.path, device.size, data, sector)
         ctx.partition_uuids["configdrive"] = part.uuid
     ctx.hardware.reread_partition_table(device)
-    os.sync()
+    _fsync(device.path)
     with open(device.path, "rb") as fh:
         table = read_partition_table(fh, sector)
     if info.image_type != "partition" and table is not None:
@@ -132,3 +132,12 @@ def _ext_uuid(path: str, offset: int) -> str | None:
     if len(sb) < 120 or sb[0x38:0x3A] != b"\x53\xef":
         return None
     return str(uuid.UUID(bytes=sb[0x68:0x78]))
+
+
+def _fsync(path: str) -> None:
+    """Flush the target's buffers (a global sync would also wait for unrelated disks)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -148,7 +148,7 @@ class ApiServer:
         self.host = host
         self.port = int(self.httpd.server_address[1])
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, name="agent-api", daemon=True
+            target=self.httpd.serve_forever, args=(0.1,), name="agent-api", daemon=True
         )
 
     def start(self) -> None:
