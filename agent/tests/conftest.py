@@ -55,10 +55,23 @@ def write_machine(root: Path, disks: list[dict[str, Any]] | None = None, **extra
         "bmc_address": "127.0.0.1",
         "disks": disks
         if disks is not None
-        else [{"name": "/dev/vda", "file": "vda.img", "size": 256 * MiB, "serial": "VDA-1",
-               "wwn": "0x5000c500a0b1c2d3"}],
-        "nics": [{"name": "eth0", "mac": "52:54:00:00:00:30", "ipv4_address": "10.99.0.30",
-                  "speed_mbps": 1000}],
+        else [
+            {
+                "name": "/dev/vda",
+                "file": "vda.img",
+                "size": 256 * MiB,
+                "serial": "VDA-1",
+                "wwn": "0x5000c500a0b1c2d3",
+            }
+        ],
+        "nics": [
+            {
+                "name": "eth0",
+                "mac": "52:54:00:00:00:30",
+                "ipv4_address": "10.99.0.30",
+                "speed_mbps": 1000,
+            }
+        ],
         **extra,
     }
     root.mkdir(parents=True, exist_ok=True)
@@ -72,8 +85,9 @@ def machine_dir(tmp_path: Path) -> Path:
 
 
 def make_agent(root: Path, **config: Any) -> Agent:
-    cfg = AgentConfig(listen_host="127.0.0.1", listen_port=0, hardware="virtual",
-                      root_dir=root, **config)
+    cfg = AgentConfig(
+        listen_host="127.0.0.1", listen_port=0, hardware="virtual", root_dir=root, **config
+    )
     agent = Agent(cfg, VirtualHardwareManager(root), root / "work")
     agent.start()
     return agent
@@ -88,8 +102,9 @@ def agent(machine_dir: Path) -> Iterator[Agent]:
 
 def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, json.loads(resp.read())
@@ -97,8 +112,9 @@ def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
-def run_command(agent: Agent, name: str, params: dict[str, Any], token: str | None = None,
-                wait: bool = True) -> dict[str, Any]:
+def run_command(
+    agent: Agent, name: str, params: dict[str, Any], token: str | None = None, wait: bool = True
+) -> dict[str, Any]:
     """POST a command, then (for async ones) poll GET /v1/commands/{id}?wait=true."""
     url = f"http://127.0.0.1:{agent.server.port}/v1/commands/?wait={str(wait).lower()}"
     if token:

@@ -20,8 +20,14 @@ def test_status_is_open(agent: Agent) -> None:
 
 def test_sync_command_result_has_ipa_fields(agent: Agent) -> None:
     result = run_command(agent, "system.get_inventory", {})
-    assert set(result) == {"id", "command_name", "command_params", "command_status",
-                           "command_error", "command_result"}
+    assert set(result) == {
+        "id",
+        "command_name",
+        "command_params",
+        "command_status",
+        "command_error",
+        "command_result",
+    }
     assert result["command_name"] == "get_inventory"
     assert result["command_status"] == "SUCCEEDED"
     assert result["command_result"]["inventory"]["cpu"]["count"] == 4
@@ -46,8 +52,9 @@ def test_commands_are_listed_and_fetched(agent: Agent) -> None:
         ({"name": "standby.sync"}, 400, "params"),
     ],
 )
-def test_bad_commands_are_refused(agent: Agent, body: dict[str, object], status: int,
-                                  words: str) -> None:
+def test_bad_commands_are_refused(
+    agent: Agent, body: dict[str, object], status: int, words: str
+) -> None:
     got, answer = http("POST", base(agent) + "/v1/commands/?wait=true", body)
     assert got == status
     assert words in answer["faultstring"]
@@ -74,8 +81,11 @@ def test_token_required_once_issued(agent: Agent) -> None:
 
 
 def test_failed_command_reports_typed_error(agent: Agent) -> None:
-    result = run_command(agent, "clean.execute_clean_step",
-                         {"step": {"step": "no_such_step"}, "node": {}, "ports": []})
+    result = run_command(
+        agent,
+        "clean.execute_clean_step",
+        {"step": {"step": "no_such_step"}, "node": {}, "ports": []},
+    )
     assert result["command_status"] == "FAILED"
     assert result["command_error"]["type"] == "InvalidCommandParamsError"
     assert "no_such_step" in result["command_error"]["details"]
@@ -97,8 +107,9 @@ def test_busy_agent_refuses_second_command(agent: Agent) -> None:
     agent.runner.register("slow", Slow())
     first = run_command(agent, "slow.wait", {}, wait=False)
     assert first["command_status"] == "RUNNING"
-    status, body = http("POST", base(agent) + "/v1/commands/", {"name": "standby.sync",
-                                                                "params": {}})
+    status, body = http(
+        "POST", base(agent) + "/v1/commands/", {"name": "standby.sync", "params": {}}
+    )
     assert status == 409 and "busy" in body["faultstring"]
     gate.set()
     status, done = http("GET", base(agent) + f"/v1/commands/{first['id']}?wait=true")

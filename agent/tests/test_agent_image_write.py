@@ -15,9 +15,15 @@ from ingot_agent.agent import Agent
 
 
 def image_info(url: str, data: bytes, **extra: object) -> dict[str, object]:
-    return {"id": "img-1", "urls": [url], "os_hash_algo": "sha256",
-            "os_hash_value": hashlib.sha256(data).hexdigest(), "disk_format": "raw",
-            "image_type": "whole-disk", **extra}
+    return {
+        "id": "img-1",
+        "urls": [url],
+        "os_hash_algo": "sha256",
+        "os_hash_value": hashlib.sha256(data).hexdigest(),
+        "disk_format": "raw",
+        "image_type": "whole-disk",
+        **extra,
+    }
 
 
 def disk(agent: Agent) -> Path:
@@ -33,8 +39,9 @@ def prepare(agent: Agent, info: dict[str, object], **params: object) -> dict[str
     return run_command(agent, "standby.prepare_image", {"image_info": info, **params})
 
 
-def test_raw_image_written_byte_identical_and_sparse(agent: Agent, image_server: tuple[str, Path],
-                                                     tmp_path: Path) -> None:
+def test_raw_image_written_byte_identical_and_sparse(
+    agent: Agent, image_server: tuple[str, Path], tmp_path: Path
+) -> None:
     url, www = image_server
     data = make_disk_image(www / "disk.raw", size=32 * MiB, data_mib=3)
     result = prepare(agent, image_info(url + "/disk.raw", data))
@@ -53,8 +60,7 @@ def test_raw_image_written_byte_identical_and_sparse(agent: Agent, image_server:
 
 
 @pytest.mark.parametrize("algo", ["md5", "sha512"])
-def test_other_checksum_algorithms(agent: Agent, image_server: tuple[str, Path],
-                                   algo: str) -> None:
+def test_other_checksum_algorithms(agent: Agent, image_server: tuple[str, Path], algo: str) -> None:
     url, www = image_server
     data = make_disk_image(www / "disk.raw")
     info = image_info(url + "/disk.raw", data)
@@ -64,8 +70,9 @@ def test_other_checksum_algorithms(agent: Agent, image_server: tuple[str, Path],
     assert prepare(agent, info)["command_status"] == "SUCCEEDED"
 
 
-def test_checksum_mismatch_fails_and_wipes_start(agent: Agent,
-                                                 image_server: tuple[str, Path]) -> None:
+def test_checksum_mismatch_fails_and_wipes_start(
+    agent: Agent, image_server: tuple[str, Path]
+) -> None:
     url, www = image_server
     data = make_disk_image(www / "disk.raw")
     info = image_info(url + "/disk.raw", data, os_hash_value="0" * 64)
@@ -123,27 +130,44 @@ def test_raw_declared_but_qcow2_refused(agent: Agent, image_server: tuple[str, P
 def test_qcow2_image_converted_identical(agent: Agent, image_server: tuple[str, Path]) -> None:
     url, www = image_server
     make_disk_image(www / "disk.raw", size=16 * MiB)
-    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(www / "disk.raw"),
-                    str(www / "disk.qcow2")], check=True)
+    subprocess.run(
+        [
+            "qemu-img",
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            "qcow2",
+            str(www / "disk.raw"),
+            str(www / "disk.qcow2"),
+        ],
+        check=True,
+    )
     qcow = (www / "disk.qcow2").read_bytes()
     info = image_info(url + "/disk.qcow2", qcow, disk_format="qcow2")
     result = prepare(agent, info)
     assert result["command_status"] == "SUCCEEDED", result["command_error"]
     assert result["command_result"]["stats"]["disk_format"] == "qcow2"
     assert disk(agent).stat().st_size == 256 * MiB  # not shrunk to the image size
-    cmp = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "raw",
-                          str(www / "disk.raw"), str(disk(agent))], capture_output=True, text=True)
+    cmp = subprocess.run(
+        ["qemu-img", "compare", "-f", "raw", "-F", "raw", str(www / "disk.raw"), str(disk(agent))],
+        capture_output=True,
+        text=True,
+    )
     assert cmp.returncode == 0, cmp.stdout + cmp.stderr
     assert not list((agent.ctx.work_dir / "cache").iterdir())  # cache file removed
 
 
-def test_cache_image_then_prepare_skips_rewrite(agent: Agent,
-                                                image_server: tuple[str, Path]) -> None:
+def test_cache_image_then_prepare_skips_rewrite(
+    agent: Agent, image_server: tuple[str, Path]
+) -> None:
     url, www = image_server
     data = make_disk_image(www / "disk.raw")
     info = image_info(url + "/disk.raw", data)
-    assert run_command(agent, "standby.cache_image", {"image_info": info})[
-        "command_status"] == "SUCCEEDED"
+    assert (
+        run_command(agent, "standby.cache_image", {"image_info": info})["command_status"]
+        == "SUCCEEDED"
+    )
     (www / "disk.raw").unlink()  # a second download would now fail
     result = prepare(agent, info)
     assert result["command_status"] == "SUCCEEDED", result["command_error"]
@@ -153,8 +177,10 @@ def test_cache_image_then_prepare_skips_rewrite(agent: Agent,
 def test_root_device_hints_pick_the_disk(tmp_path: Path, image_server: tuple[str, Path]) -> None:
     from conftest import make_agent, write_machine
 
-    disks = [{"name": "/dev/vda", "size": 64 * MiB, "serial": "AAA"},
-             {"name": "/dev/vdb", "size": 128 * MiB, "serial": "BBB"}]
+    disks = [
+        {"name": "/dev/vda", "size": 64 * MiB, "serial": "AAA"},
+        {"name": "/dev/vdb", "size": 128 * MiB, "serial": "BBB"},
+    ]
     agent = make_agent(write_machine(tmp_path / "two", disks=disks))
     try:
         url, www = image_server

@@ -31,7 +31,11 @@ class Agent:
         self.config = config
         self.ctx = AgentContext(config=config, hardware=hardware, work_dir=Path(work_dir))
         self.ctx.stop = self.stop
-        logging.getLogger().addHandler(self.ctx.log_buffer)
+        # The buffer keeps INFO lines for log.collect_system_logs whatever stderr shows.
+        pkg_logger = logging.getLogger("ingot_agent")
+        pkg_logger.addHandler(self.ctx.log_buffer)
+        if pkg_logger.getEffectiveLevel() > logging.INFO:
+            pkg_logger.setLevel(logging.INFO)
         self.runner = CommandRunner(on_async_done=self.force_heartbeat)
         register_all(self.runner, self.ctx)
         self.api = AgentApi(self.runner)
@@ -164,7 +168,7 @@ class Agent:
         self.server.stop()
         if self._hb_thread is not None and self._hb_thread is not threading.current_thread():
             self._hb_thread.join(timeout=5)
-        logging.getLogger().removeHandler(self.ctx.log_buffer)
+        logging.getLogger("ingot_agent").removeHandler(self.ctx.log_buffer)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
