@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import MiB, make_disk_image, run_command
 
+from conftest import MiB, make_disk_image, run_command
 from ingot_agent.agent import Agent
 
 
@@ -192,3 +192,28 @@ def test_root_device_hints_pick_the_disk(tmp_path: Path, image_server: tuple[str
         assert head(vdb, len(data)) == data
     finally:
         agent.stop()
+
+
+def test_download_cut_short_is_a_download_error(agent: Agent) -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve_half() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 8388608\r\n\r\n" + bytes(MiB))
+        conn.close()  # the server (or the agent's link) dies mid-body
+
+    thread = threading.Thread(target=serve_half, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    result = prepare(agent, image_info(f"http://127.0.0.1:{port}/img", b"x"))
+    thread.join(5)
+    listener.close()
+    assert result["command_status"] == "FAILED"
+    assert result["command_error"]["type"] == "ImageDownloadError"
+    assert "ended after 1048576 of 8388608 bytes" in result["command_error"]["details"]

@@ -10,6 +10,7 @@ is verified, and ``qemu-img convert`` writes it to the device.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import shutil
@@ -58,7 +59,10 @@ def _fill(src: BinaryIO, view: memoryview) -> int:
     """Read until the buffer is full or the stream ends (HTTP reads return short)."""
     filled = 0
     while filled < len(view):
-        n = src.readinto(view[filled:])  # type: ignore[attr-defined]
+        try:
+            n = src.readinto(view[filled:])  # type: ignore[attr-defined]
+        except (OSError, http.client.HTTPException) as exc:  # reset, timeout, short body
+            raise ImageDownloadError(f"image download broke off: {exc!r}") from exc
         if not n:
             break
         filled += n
@@ -196,8 +200,8 @@ def write_image(
             discard_file(dest, dest_size)
         try:
             stats = stream_raw(src, dest, dest_size, hasher, sparse and offset == 0, offset, first)
-        except OSError as exc:  # connection reset mid-body
-            raise ImageDownloadError(f"download from {url} broke off: {exc}") from exc
+        except ImageDownloadError as exc:
+            raise ImageDownloadError(f"{url}: {exc.details}") from exc
     if length is not None and stats.size != int(length):
         raise ImageDownloadError(f"download from {url} ended after {stats.size} of {length} bytes")
     try:
