@@ -33,8 +33,9 @@ class Quiet(SimpleHTTPRequestHandler):
 
 
 def post(url: str, body: object) -> dict[str, object]:
-    req = urllib.request.Request(url, json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=3600) as resp:
         return dict(json.loads(resp.read()))
 
@@ -58,18 +59,38 @@ def main() -> None:
             fh.write(chunk)
             digest.update(chunk)
     disk_size = (args.size_mib + 128) * MiB
-    (machine / "machine.json").write_text(json.dumps(
-        {"disks": [{"name": "/dev/vda", "size": disk_size}],
-         "nics": [{"mac": "52:54:00:00:00:99"}]}))
+    (machine / "machine.json").write_text(
+        json.dumps(
+            {
+                "disks": [{"name": "/dev/vda", "size": disk_size}],
+                "nics": [{"mac": "52:54:00:00:00:99"}],
+            }
+        )
+    )
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(www)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    child = subprocess.Popen([sys.executable, "-m", "ingot_agent.cli", "--cmdline", "",
-                              "--hardware", "virtual", "--root-dir", str(machine),
-                              "--listen-host", "127.0.0.1", "--listen-port", str(port),
-                              "--standalone"], stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ingot_agent.cli",
+            "--cmdline",
+            "",
+            "--hardware",
+            "virtual",
+            "--root-dir",
+            str(machine),
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            str(port),
+            "--standalone",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/v1/commands/"
     for _ in range(200):
         try:
@@ -77,20 +98,33 @@ def main() -> None:
             break
         except OSError:
             time.sleep(0.05)
-    info = {"id": "big", "urls": [f"http://127.0.0.1:{httpd.server_address[1]}/big.raw"],
-            "os_hash_algo": "sha256", "os_hash_value": digest.hexdigest()}
+    info = {
+        "id": "big",
+        "urls": [f"http://127.0.0.1:{httpd.server_address[1]}/big.raw"],
+        "os_hash_algo": "sha256",
+        "os_hash_value": digest.hexdigest(),
+    }
     started = time.monotonic()
-    result = post(base + "?wait=true", {"name": "standby.prepare_image",
-                                        "params": {"image_info": info}})
+    result = post(
+        base + "?wait=true", {"name": "standby.prepare_image", "params": {"image_info": info}}
+    )
     elapsed = time.monotonic() - started
     post(base, {"name": "standby.power_off", "params": {}})
     child.wait(timeout=60)
     httpd.shutdown()
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"image_mib": args.size_mib, "status": result["command_status"],
-                      "error": result["command_error"], "seconds": round(elapsed, 2),
-                      "peak_rss_mib": round(peak_kib / 1024, 1),
-                      "stats": (result["command_result"] or {}).get("stats")}))
+    print(
+        json.dumps(
+            {
+                "image_mib": args.size_mib,
+                "status": result["command_status"],
+                "error": result["command_error"],
+                "seconds": round(elapsed, 2),
+                "peak_rss_mib": round(peak_kib / 1024, 1),
+                "stats": (result["command_result"] or {}).get("stats"),
+            }
+        )
+    )
     image.unlink()
     (machine / "vda.img").unlink(missing_ok=True)
 
