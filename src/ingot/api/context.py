@@ -19,6 +19,8 @@ from ingot.api import versions
 from ingot.api.errors import error_body
 from ingot.errors import IngotError
 
+from ingot.db import Database
+
 if TYPE_CHECKING:
     from ingot.services import Services
 
@@ -100,7 +102,7 @@ class Ctx:
         ]
 
     @property
-    def db(self) -> Any:
+    def db(self) -> Database:
         return self.services.db
 
 

@@ -60,15 +60,28 @@ class Collection:
         computed.setdefault("links", lambda o: ctx.link(self.path, o.uuid))
         return [serialize(o, names, self.spec, computed) for o in objs]
 
-    def list(self, ctx: Ctx, request: Request, *, detail: bool, base: Select[Any] | None = None,
-             path: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def list(
+        self,
+        ctx: Ctx,
+        request: Request,
+        *,
+        detail: bool,
+        base: Select[Any] | None = None,
+        path: str | None = None,
+    ) -> dict[str, Any]:
         self.check_feature(ctx)
         params = dict(request.query_params)
         if "detail" in params:
             detail = detail or _flag(params.pop("detail"))
         names = self.spec.select(ctx, params.get("fields"), detail=detail)
-        page = page_params(ctx, params.get("limit"), params.get("marker"), params.get("sort_key"),
-                           params.get("sort_dir"), sorted(self.spec.sort_keys))  # fmt: skip
+        page = page_params(
+            ctx,
+            params.get("limit"),
+            params.get("marker"),
+            params.get("sort_key"),
+            params.get("sort_dir"),
+            sorted(self.spec.sort_keys),
+        )
         with ctx.db.read() as session:
             stmt = base if base is not None else select(self.model)
             if self.filters:
@@ -77,8 +90,13 @@ class Collection:
             items = self.view(ctx, session, objs, names)
         key = self.path.split("/")[-1]
         result: dict[str, Any] = {key: items}
-        link = next_link(ctx, path or self.path, items, page,
-                         {k: v for k, v in params.items() if k not in ("limit", "marker")})  # fmt: skip
+        link = next_link(
+            ctx,
+            path or self.path,
+            items,
+            page,
+            {k: v for k, v in params.items() if k not in ("limit", "marker")},
+        )
         if link:
             result["next"] = link
         return result

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ingot import states
+from ingot.conductor.steps import clean_step, deploy_step
 from ingot.drivers import interfaces as base
-from ingot.errors import InvalidInput
+from ingot.errors import DriverError, InvalidInput
 
 if TYPE_CHECKING:
     from ingot.conductor.task import Task
@@ -77,8 +78,14 @@ class FakeBoot(base.BootInterface):
 class FakeDeploy(base.DeployInterface):
     name = "fake"
 
+    @deploy_step(priority=100)
     async def deploy(self, task: Task) -> str | None:
         return None
+
+    @clean_step(priority=0, argsinfo={"message": {"description": "Error text", "required": False}})
+    async def fail(self, task: Task, message: str = "fake step failure") -> None:
+        """A manual clean step that always fails: how tests prove a failed step is handled."""
+        raise DriverError(message)
 
 
 class FakeInspect(base.InspectInterface):

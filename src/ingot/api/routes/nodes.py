@@ -152,11 +152,11 @@ def list_nodes(
     names = NODE.select(ctx, fields, detail=detail)
     page = page_params(
         ctx, params.get("limit"), params.get("marker"), params.get("sort_key"),
-        params.get("sort_dir"), [k for k in NODE.sort_keys if k in names or detail or True],
+        params.get("sort_dir"), sorted(NODE.sort_keys),
     )  # fmt: skip
     filters = {k: params.get(k) for k in _LIST_FILTERS}
     with ctx.db.read() as session:
-        stmt = base_stmt if base_stmt is not None else select(models.Node)
+        stmt: Any = base_stmt if base_stmt is not None else select(models.Node)
         stmt = _apply_filters(ctx, session, stmt, filters)
         stmt = apply_page(session, stmt, models.Node, page, "node")
         nodes = list(session.scalars(stmt))
@@ -210,12 +210,12 @@ def _unique_checks(session: Session, node: models.Node) -> None:
         if clash is not None:
             raise Conflict(f"A node with name {node.name} already exists.")
     if node.instance_uuid is not None:
-        clash = session.scalar(
+        holder = session.scalar(
             select(N.uuid).where(N.instance_uuid == node.instance_uuid, N.id != node.id)
         )
-        if clash is not None:
+        if holder is not None:
             raise Conflict(
-                f"Instance {node.instance_uuid} is already associated with a node {clash}."
+                f"Instance {node.instance_uuid} is already associated with a node {holder}."
             )
 
 

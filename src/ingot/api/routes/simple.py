@@ -76,7 +76,7 @@ def _volume_prepare(kind: str) -> Any:
             raise InvalidInput(f"Schema error for volume {kind}: 'node_uuid' is required.")
         if obj is None:
             out.setdefault("extra", {})
-        model = models.VolumeConnector if kind == "connector" else models.VolumeTarget
+        model: Any = models.VolumeConnector if kind == "connector" else models.VolumeTarget
         merged = {c: out.get(c, getattr(obj, c, None)) for c in ("type", "connector_id",
                   "node_id", "boot_index", "volume_type", "volume_id")}  # fmt: skip
         own = obj.id if obj else None

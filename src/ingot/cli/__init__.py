@@ -1,0 +1,1 @@
+"""The ``ingot`` command line: the only place that reads argv, the environment and files."""

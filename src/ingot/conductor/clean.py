@@ -1,0 +1,61 @@
+"""Cleaning: automated (on provide and after undeploy) and manual (``clean`` with steps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ingot import states
+from ingot.conductor import outcome, stepper
+from ingot.conductor.steps import collect_steps, enabled_steps, validate_user_steps
+from ingot.conductor.task import Task
+
+
+def automated_clean_enabled(task: Task) -> bool:
+    """The node's ``automated_clean`` wins over ``[conductor] automated_clean``."""
+    if task.node.automated_clean is not None:
+        return bool(task.node.automated_clean)
+    return task.conductor.services.settings.conductor.automated_clean
+
+
+def plan(task: Task, manual_steps: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    available = collect_steps(task.interfaces, "clean")
+    if manual_steps is None:
+        return enabled_steps(available)
+    return validate_user_steps(manual_steps, available, "clean")
+
+
+async def start(task: Task, manual_steps: list[dict[str, Any]] | None = None) -> None:
+    """Run cleaning; manual cleaning ends in manageable, automated cleaning in available."""
+    manual = manual_steps is not None
+    if not manual and not automated_clean_enabled(task):
+        outcome.advance(task, "done", "Automated cleaning is disabled; node is available")
+        return
+    steps = plan(task, manual_steps)
+    stepper.store_steps(task, "clean", steps)
+    task.set_internal("clean_manual", manual or None)
+    task.save(
+        f"Starting {'manual' if manual else 'automated'} cleaning with steps: "
+        f"{stepper.describe(steps)}"
+    )
+    await _run(task, resume=False)
+
+
+async def resume(task: Task) -> None:
+    """Continue after the step that was waiting (agent callback or unhold)."""
+    if task.node.provision_state == states.CLEANWAIT:
+        outcome.advance(task, "resume", "Resuming cleaning")
+    await _run(task, resume=True)
+
+
+async def _run(task: Task, *, resume: bool) -> None:
+    result = await stepper.run_steps(task, "clean", resume=resume)
+    if result == stepper.WAIT:
+        outcome.advance(task, "wait", "Cleaning waits for the agent")
+        return
+    if result == stepper.HOLD:
+        outcome.advance(task, "hold", "Cleaning is on hold; send 'unhold' to continue")
+        return
+    await task.boot.clean_up_ramdisk(task)
+    manual = bool(task.node.driver_internal_info.get("clean_manual"))
+    task.set_internal("clean_manual", None)
+    outcome.advance(task, "manage" if manual else "done", "Cleaning completed")

@@ -1,0 +1,75 @@
+"""Deploying (``deploy``/``active``, ``rebuild``) and tearing down (``undeploy``/``deleted``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from ingot import states
+from ingot.conductor import clean, outcome, stepper
+from ingot.conductor.steps import apply_overrides, collect_steps, enabled_steps, validate_user_steps
+from ingot.conductor.task import Task
+from ingot.db import models
+
+
+def _template_overrides(task: Task) -> list[dict[str, Any]]:
+    """Steps of deploy templates whose name is one of the instance's requested traits."""
+    wanted = task.node.instance_info.get("traits") or []
+    if not wanted:
+        return []
+    with task.conductor.services.db.read() as session:
+        templates = session.scalars(
+            select(models.DeployTemplate).where(models.DeployTemplate.name.in_(wanted))
+        ).all()
+    return [dict(step) for template in templates for step in template.steps]
+
+
+def plan(task: Task, user_steps: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    available = collect_steps(task.interfaces, "deploy")
+    overrides = _template_overrides(task)
+    if user_steps:
+        overrides += validate_user_steps(user_steps, available, "deploy")
+    return enabled_steps(apply_overrides(available, overrides))
+
+
+async def start(task: Task, user_steps: list[dict[str, Any]] | None = None) -> None:
+    """From ``deploying``: validate, plan and run the deploy steps."""
+    for kind in ("power", "deploy", "boot"):
+        task.interfaces[kind].validate(task)
+    steps = plan(task, user_steps)
+    stepper.store_steps(task, "deploy", steps)
+    task.save(f"Starting deployment with steps: {stepper.describe(steps)}")
+    await task.deploy.prepare(task)
+    await _run(task, resume=False)
+
+
+async def resume(task: Task) -> None:
+    if task.node.provision_state == states.DEPLOYWAIT:
+        outcome.advance(task, "resume", "Resuming deployment")
+    await _run(task, resume=True)
+
+
+async def _run(task: Task, *, resume: bool) -> None:
+    result = await stepper.run_steps(task, "deploy", resume=resume)
+    if result == stepper.WAIT:
+        outcome.advance(task, "wait", "Deployment waits for the agent")
+        return
+    if result == stepper.HOLD:
+        outcome.advance(task, "hold", "Deployment is on hold; send 'unhold' to continue")
+        return
+    outcome.advance(task, "done", "Deployment completed successfully")
+
+
+async def undeploy(task: Task) -> None:
+    """From ``deleting``: tear the instance down, then clean automatically."""
+    await task.deploy.tear_down(task)
+    await task.boot.clean_up_instance(task)
+    await task.deploy.clean_up(task)
+    info = dict(task.node.instance_info)
+    task.update(instance_info={}, instance_uuid=None, instance_name=None, deploy_step={})
+    for key in ("deploy_steps", "deploy_step_index", "agent_url", "agent_secret_token"):
+        task.set_internal(key, None)
+    task.set_internal("last_instance_image", info.get("image_source"))
+    outcome.advance(task, "clean", "Instance torn down; cleaning")
+    await clean.start(task)

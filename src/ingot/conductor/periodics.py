@@ -1,0 +1,144 @@
+"""Periodic tasks: conductor heartbeat, power-state sync, callback timeouts.
+
+Each acts only on nodes this conductor owns and that nobody has locked, and takes the lock
+itself before changing anything, so periodic work never races a user's request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from ingot import states
+from ingot.conductor import outcome
+from ingot.conductor.task import load_task
+from ingot.db import history, models
+from ingot.errors import IngotError
+
+if TYPE_CHECKING:
+    from ingot.conductor.service import Conductor
+
+LOG = logging.getLogger(__name__)
+
+
+def start_all(conductor: Conductor) -> list[asyncio.Task[None]]:
+    cfg = conductor.services.settings.conductor
+    jobs: list[tuple[float, Callable[[Conductor], Awaitable[None]]]] = [
+        (cfg.heartbeat_interval, heartbeat),
+        (cfg.sync_power_state_interval, sync_power_states),
+        (cfg.check_provision_state_interval, check_timeouts),
+    ]
+    return [
+        asyncio.ensure_future(_every(conductor, interval, job))
+        for interval, job in jobs
+        if interval > 0
+    ]
+
+
+async def _every(
+    conductor: Conductor, interval: float, job: Callable[[Conductor], Awaitable[None]]
+) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job(conductor)
+        except Exception:
+            LOG.exception("periodic task %s failed", job.__name__)
+
+
+async def heartbeat(conductor: Conductor) -> None:
+    conductor.register()
+
+
+def _candidates(conductor: Conductor, *conditions: object) -> list[str]:
+    with conductor.services.db.read() as session:
+        rows = session.execute(
+            select(models.Node.uuid, models.Node.conductor_group).where(
+                models.Node.reservation.is_(None),
+                *conditions,  # type: ignore[arg-type]
+            )
+        ).all()
+    return [
+        r.uuid
+        for r in rows
+        if conductor.ring.owns(conductor.hostname, r.uuid, r.conductor_group or "")
+    ]
+
+
+async def sync_power_states(conductor: Conductor) -> None:
+    """Compare each node's recorded power state with its BMC; fix or record the difference."""
+    force = conductor.services.settings.conductor.force_power_state_during_sync
+    idents = _candidates(
+        conductor,
+        models.Node.maintenance.is_(False),
+        models.Node.provision_state.not_in(states.UNSTABLE_STATES),
+        models.Node.power_state.is_not(None),
+    )
+    for ident in idents:
+        try:
+            task = load_task(conductor, ident, lock=True)
+        except IngotError:
+            continue  # locked meanwhile: the holder knows the state
+        try:
+            actual = await task.power.get_power_state(task)
+            recorded = task.node.power_state
+            if actual == recorded:
+                continue
+            if force and recorded in (states.POWER_ON, states.POWER_OFF):
+                await task.power.set_power_state(task, recorded)
+                task.save(
+                    f"Power state sync: the BMC reported {actual}; forced back to "
+                    f"{recorded} (force_power_state_during_sync)",
+                    severity=history.WARNING,
+                    event_type="power",
+                )
+            else:
+                task.update(power_state=actual)
+                task.save(
+                    f"Power state sync: recorded {recorded}, the BMC reported {actual}; "
+                    "updated the record",
+                    severity=history.WARNING,
+                    event_type="power",
+                )
+        except Exception as exc:
+            task.dirty.clear()
+            task.save(f"Power state sync failed: {exc}", severity=history.ERROR, event_type="power")
+        finally:
+            task.release()
+
+
+async def check_timeouts(conductor: Conductor) -> None:
+    """Fail nodes that waited for a callback longer than the configured timeout."""
+    cfg = conductor.services.settings.conductor
+    now = dt.datetime.now(dt.UTC)
+    for state, option in states.WAIT_TIMEOUTS.items():
+        timeout = float(getattr(cfg, option))
+        if timeout <= 0:
+            continue
+        cutoff = now - dt.timedelta(seconds=timeout)
+        idents = _candidates(
+            conductor,
+            models.Node.provision_state == state,
+            models.Node.provision_updated_at < cutoff,
+        )
+        for ident in idents:
+            try:
+                task = load_task(conductor, ident, lock=True)
+            except IngotError:
+                continue
+            try:
+                if task.node.provision_state == state:
+                    outcome.fail(
+                        task,
+                        f"Timeout reached while waiting for callback for node "
+                        f"{task.node.uuid} in state '{state}' ({option}={timeout:g}s). "
+                        "Check that the node booted the agent ramdisk and can reach "
+                        "the API.",
+                    )
+            finally:
+                task.release()

@@ -1,0 +1,147 @@
+"""A task: one node, its ports and interfaces, held under the node's lock by one worker.
+
+The lock is taken when the API's request is accepted and handed to the worker that
+continues the job, as in Ironic; the worker releases it when it finishes or fails, so a
+crashing step never leaves a lock behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ingot.db import history, locks, models
+from ingot.drivers import interfaces as base
+
+if TYPE_CHECKING:
+    from ingot.conductor.service import Conductor
+
+
+class Task:
+    """The node (a detached snapshot), its ports and its interface implementations."""
+
+    def __init__(self, conductor: Conductor, node: models.Node, ports: list[models.Port]) -> None:
+        self.conductor = conductor
+        self.node = node
+        self.ports = ports
+        self.dirty: dict[str, Any] = {}
+        self.locked = False
+        registry = conductor.services.drivers
+        self.interfaces: dict[str, base.Interface] = {
+            kind: registry.interface(kind, getattr(node, f"{kind}_interface"))
+            for kind in base.KINDS
+        }
+
+    # typed accessors for the interfaces the flows call most
+    @property
+    def power(self) -> base.PowerInterface:
+        return cast(base.PowerInterface, self._iface("power", base.PowerInterface))
+
+    @property
+    def management(self) -> base.ManagementInterface:
+        return cast(base.ManagementInterface, self._iface("management", base.ManagementInterface))
+
+    @property
+    def boot(self) -> base.BootInterface:
+        return cast(base.BootInterface, self._iface("boot", base.BootInterface))
+
+    @property
+    def deploy(self) -> base.DeployInterface:
+        return cast(base.DeployInterface, self._iface("deploy", base.DeployInterface))
+
+    @property
+    def inspect(self) -> base.InspectInterface:
+        return cast(base.InspectInterface, self._iface("inspect", base.InspectInterface))
+
+    def _iface(self, kind: str, cls: Any) -> Any:
+        impl = self.interfaces[kind]
+        assert isinstance(impl, cls)
+        return impl
+
+    @property
+    def macs(self) -> list[str]:
+        return [p.address for p in self.ports]
+
+    # --- changes -------------------------------------------------------------------------
+
+    def update(self, **fields: Any) -> None:
+        """Change node fields in memory; ``save()`` writes them."""
+        for key, value in fields.items():
+            setattr(self.node, key, value)
+            self.dirty[key] = value
+
+    def set_internal(self, key: str, value: Any) -> None:
+        """Set (or with None, remove) one ``driver_internal_info`` key."""
+        info = dict(self.node.driver_internal_info or {})
+        if value is None:
+            info.pop(key, None)
+        else:
+            info[key] = value
+        self.update(driver_internal_info=info)
+
+    def set_provision(self, state: str, target: str | None, *, error: str | None = None) -> None:
+        self.update(
+            provision_state=state,
+            target_provision_state=target,
+            provision_updated_at=dt.datetime.now(dt.UTC),
+        )
+        if error is not None:
+            self.update(last_error=error)
+
+    def save(self, event: str | None = None, *, severity: str = history.INFO,
+             event_type: str = "provisioning") -> None:  # fmt: skip
+        """Write changed fields (and optionally a history entry) in one transaction."""
+        changes = dict(self.dirty)
+        self.dirty.clear()
+        node_id = self.node.id
+        host = self.conductor.hostname
+
+        def write(session: Session) -> None:
+            if changes:
+                session.execute(
+                    update(models.Node)
+                    .where(models.Node.id == node_id)
+                    .values(**changes, updated_at=dt.datetime.now(dt.UTC))
+                    .execution_options(synchronize_session=False)
+                )
+            if event is not None:
+                history.record(session, self.node, event, severity=severity,
+                               event_type=event_type, conductor=host)  # fmt: skip
+
+        if changes or event is not None:
+            self.conductor.services.db.run_write(write)
+
+    def release(self) -> None:
+        if self.locked:
+            locks.release(self.conductor.services.db, self.node.id, self.conductor.hostname)
+            self.locked = False
+
+
+def load_task(conductor: Conductor, ident: str, *, lock: bool) -> Task:
+    """Load a node (by UUID or name) into a Task, taking its lock when ``lock`` is set.
+
+    Raises NotFound, or NodeLocked naming the holder.
+    """
+    from ingot.db.queries import get_node
+
+    db = conductor.services.db
+    with db.read() as session:
+        node_id = get_node(session, ident).id
+    if lock:
+        locks.reserve(db, node_id, conductor.hostname)
+    try:
+        with db.read() as session:
+            node = session.get(models.Node, node_id)
+            assert node is not None
+            ports = list(session.scalars(select(models.Port).where(models.Port.node_id == node_id)))
+            session.expunge_all()
+        task = Task(conductor, node, ports)
+    except BaseException:
+        if lock:
+            locks.release(db, node_id, conductor.hostname)
+        raise
+    task.locked = lock
+    return task
