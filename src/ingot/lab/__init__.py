@@ -1,0 +1,1 @@
+"""The lab: virtual servers and their BMCs, speaking real protocols on loopback."""
