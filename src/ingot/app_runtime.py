@@ -29,17 +29,50 @@ def build_services(settings: IngotSettings) -> Services:
 
 
 @contextlib.contextmanager
-def all_in_one(settings: IngotSettings) -> Iterator[tuple[Services, Conductor, FastAPI]]:
-    """Services + a started conductor + the API app; stops the conductor on exit."""
+def boot_servers(settings: IngotSettings) -> Iterator[None]:
+    """The embedded HTTP boot server (and TFTP when ``[pxe] tftp_port`` is set)."""
+    from ingot.netboot import http, tftp
+
+    root = settings.boot_root
+    root.mkdir(parents=True, exist_ok=True)
+    stoppers = []
+    if settings.deploy.http_port:
+        server = http.start(
+            http.Config(root=root, host=settings.deploy.http_host, port=settings.deploy.http_port)
+        )
+        stoppers.append(server.stop)
+        LOG.info("HTTP boot server on %s serving %s", server.url, root)
+    if settings.pxe.tftp_port:
+        tftp_root = settings.pxe.tftp_root or root
+        handle = tftp.start(
+            tftp.Config(root=tftp_root, host=settings.pxe.tftp_host, port=settings.pxe.tftp_port)
+        )
+        stoppers.append(handle.stop)
+        LOG.info("TFTP server on %s:%s serving %s", settings.pxe.tftp_host, handle.port, tftp_root)
+    try:
+        yield
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+
+
+@contextlib.contextmanager
+def all_in_one(
+    settings: IngotSettings, *, with_boot_servers: bool = False
+) -> Iterator[tuple[Services, Conductor, FastAPI]]:
+    """Services + a started conductor + the API app (+ boot servers); stops all on exit."""
     services = build_services(settings)
     conductor = Conductor(services)
     services.conductor = ConductorAPI(conductor)
-    conductor.start()
-    try:
-        yield services, conductor, create_app(services)
-    finally:
-        conductor.stop()
-        services.db.dispose()
+    with contextlib.ExitStack() as stack:
+        if with_boot_servers:
+            stack.enter_context(boot_servers(settings))
+        conductor.start()
+        try:
+            yield services, conductor, create_app(services)
+        finally:
+            conductor.stop()
+            services.db.dispose()
 
 
 def run_server(app: Any, host: str, port: int, log_level: str = "warning") -> None:

@@ -26,11 +26,15 @@ class DefaultSection(BaseModel):
     state_dir: Path = Path("./state")
     enabled_hardware_types: list[str] = Field(default_factory=lambda: list(DEFAULT_HARDWARE_TYPES))
     enabled_bios_interfaces: list[str] = Field(default_factory=lambda: ["no-bios", "fake"])
-    enabled_boot_interfaces: list[str] = Field(default_factory=lambda: ["fake"])
+    enabled_boot_interfaces: list[str] = Field(
+        default_factory=lambda: ["ipxe", "pxe", "http", "fake"]
+    )
     enabled_console_interfaces: list[str] = Field(default_factory=lambda: ["no-console", "fake"])
-    enabled_deploy_interfaces: list[str] = Field(default_factory=lambda: ["fake"])
+    enabled_deploy_interfaces: list[str] = Field(default_factory=lambda: ["direct", "fake"])
     enabled_firmware_interfaces: list[str] = Field(default_factory=lambda: ["no-firmware", "fake"])
-    enabled_inspect_interfaces: list[str] = Field(default_factory=lambda: ["no-inspect", "fake"])
+    enabled_inspect_interfaces: list[str] = Field(
+        default_factory=lambda: ["agent", "no-inspect", "fake"]
+    )
     enabled_management_interfaces: list[str] = Field(default_factory=lambda: ["noop", "fake"])
     enabled_network_interfaces: list[str] = Field(default_factory=lambda: ["flat", "noop"])
     enabled_power_interfaces: list[str] = Field(default_factory=lambda: ["fake"])
@@ -83,6 +87,38 @@ class ConductorSection(BaseModel):
     power_state_change_timeout: float = 60.0
 
 
+class DeploySection(BaseModel):
+    """Ironic's ``[deploy]`` options (plus where our HTTP boot server listens)."""
+
+    http_root: Path | None = None  # default: <state_dir>/boot
+    http_url: str | None = None  # what nodes use to reach the boot server
+    http_host: str = "127.0.0.1"
+    http_port: int = 8088  # 0: do not run the embedded HTTP boot server
+    default_boot_mode: Literal["uefi", "bios"] = "uefi"
+    erase_devices_priority: int = 10
+    erase_devices_metadata_priority: int = 99
+    image_cache_max_gb: float = 20.0
+
+
+class PxeSection(BaseModel):
+    """Ironic's ``[pxe]`` options (plus the embedded TFTP server for rootless runs)."""
+
+    tftp_root: Path | None = None  # default: the HTTP boot root
+    tftp_host: str = "127.0.0.1"
+    tftp_port: int = 0  # 0: no embedded TFTP (dnsmasq serves TFTP in production)
+    kernel_append_params: str = "nofb nomodeset vga=normal console=ttyS0"
+
+
+class AgentSection(BaseModel):
+    """Ironic's ``[agent]`` options."""
+
+    api_url: str | None = None  # the API URL agents call back; default: the API's own
+    heartbeat_timeout: int = 300
+    command_timeout: float = 60.0
+    power_off_timeout: float = 30.0  # how long a soft power off by the agent may take
+    agent_verify_ca: bool = False
+
+
 class IngotSettings(BaseSettings):
     """All of Ingot's settings; sections mirror ``ironic.conf``."""
 
@@ -94,6 +130,21 @@ class IngotSettings(BaseSettings):
     api: ApiSection = Field(default_factory=ApiSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
     conductor: ConductorSection = Field(default_factory=ConductorSection)
+    deploy: DeploySection = Field(default_factory=DeploySection)
+    pxe: PxeSection = Field(default_factory=PxeSection)
+    agent: AgentSection = Field(default_factory=AgentSection)
+
+    @property
+    def boot_root(self) -> Path:
+        return (self.deploy.http_root or self.default.state_dir / "boot").resolve()
+
+    @property
+    def boot_url(self) -> str:
+        return self.deploy.http_url or f"http://{self.deploy.http_host}:{self.deploy.http_port}"
+
+    @property
+    def agent_api_url(self) -> str:
+        return self.agent.api_url or f"http://{self.api.host_ip}:{self.api.port}"
 
     @property
     def database_url(self) -> str:

@@ -70,7 +70,7 @@ def serve(
         config, state_dir, host_ip=host, port=port, allow_open_api=allow_open_api or None
     )
     check_exposure(settings, settings.api.host_ip)
-    with all_in_one(settings) as (_services, _conductor, app):
+    with all_in_one(settings, with_boot_servers=True) as (_services, _conductor, app):
         url = f"http://{settings.api.host_ip}:{settings.api.port}"
         console.print(
             f"[bold]Ingot[/bold] API listening on {url} (state in {settings.default.state_dir})"

@@ -37,6 +37,10 @@ async def start(task: Task, manual_steps: list[dict[str, Any]] | None = None) ->
         f"Starting {'manual' if manual else 'automated'} cleaning with steps: "
         f"{stepper.describe(steps)}"
     )
+    if steps and await task.deploy.prepare_cleaning(task) == states.CLEANWAIT:
+        task.set_internal("cleaning_ramdisk", True)
+        outcome.advance(task, "wait", "Cleaning waits for the agent ramdisk to boot")
+        return
     await _run(task, resume=False)
 
 
@@ -55,7 +59,9 @@ async def _run(task: Task, *, resume: bool) -> None:
     if result == stepper.HOLD:
         outcome.advance(task, "hold", "Cleaning is on hold; send 'unhold' to continue")
         return
-    await task.boot.clean_up_ramdisk(task)
+    if task.node.driver_internal_info.get("cleaning_ramdisk"):
+        await task.deploy.tear_down_cleaning(task)
+        task.set_internal("cleaning_ramdisk", None)
     manual = bool(task.node.driver_internal_info.get("clean_manual"))
     task.set_internal("clean_manual", None)
     outcome.advance(task, "manage" if manual else "done", "Cleaning completed")

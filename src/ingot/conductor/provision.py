@@ -58,14 +58,20 @@ async def _unrescue(task: Task) -> None:
     outcome.advance(task, "done", "Node left rescue mode")
 
 
-async def _service(task: Task) -> None:
-    result = await stepper.run_steps(task, "service")
+async def _service(task: Task, resume: bool = False) -> None:
+    result = await stepper.run_steps(task, "service", resume=resume)
     if result == stepper.WAIT:
         outcome.advance(task, "wait", "Servicing waits for the agent")
     elif result == stepper.HOLD:
         outcome.advance(task, "hold", "Servicing is on hold")
     else:
         outcome.advance(task, "done", "Servicing completed")
+
+
+async def resume_service(task: Task) -> None:
+    if task.node.provision_state == states.SERVICEWAIT:
+        outcome.advance(task, "resume", "Resuming servicing")
+    await _service(task, resume=True)
 
 
 def _steps_arg(args: dict[str, Any], key: str) -> list[dict[str, Any]] | None:
@@ -131,7 +137,7 @@ def _resume_flow(target: str | None) -> Flow:
         return clean.resume
     if target == states.ACTIVE:
         return deploy.resume
-    return lambda t: _service(t)
+    return resume_service
 
 
 def accept(conductor: Conductor, ident: str, verb: str, args: dict[str, Any]) -> None:

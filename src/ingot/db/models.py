@@ -239,3 +239,15 @@ class Runbook(Timestamped, Base):
     disable_ramdisk: Mapped[bool] = mapped_column(Boolean, default=False)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     owner: Mapped[str | None] = mapped_column(String(255))
+
+
+class NodeInventory(Timestamped, Base):
+    """What inspection found: the agent's inventory and processing data, one row per node."""
+
+    __tablename__ = "node_inventory"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    inventory: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    plugin_data: Mapped[dict[str, Any]] = mapped_column(default=dict)

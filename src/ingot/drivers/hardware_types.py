@@ -26,7 +26,8 @@ def _generic(**overrides: list[str]) -> dict[str, list[str]]:
 
 HARDWARE_TYPES: dict[str, dict[str, list[str]]] = {
     "fake-hardware": {
-        kind: ["fake", *impls] if kind not in ("network",) else impls
+        # Ironic's fake-hardware defaults to noop network and storage, fake everything else.
+        kind: [*impls, "fake"] if kind in ("network", "storage") else ["fake", *impls]
         for kind, impls in _generic(
             network=["noop", "flat"],
             power=[],

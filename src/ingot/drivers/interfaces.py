@@ -133,6 +133,13 @@ class DeployInterface(Interface):
     async def take_over(self, task: Task) -> None:
         """Re-create per-conductor state after a takeover."""
 
+    async def prepare_cleaning(self, task: Task) -> str | None:
+        """Get ready to run clean steps; return states.CLEANWAIT to wait for the agent."""
+        return None
+
+    async def tear_down_cleaning(self, task: Task) -> None:
+        """Undo prepare_cleaning once the steps are done."""
+
 
 class InspectInterface(Interface):
     kind = "inspect"

@@ -33,6 +33,11 @@ IMPLEMENTATIONS: dict[tuple[str, str], str] = {
     ("raid", "no-raid"): "ingot.drivers.fake:NoRaid",
     ("rescue", "no-rescue"): "ingot.drivers.fake:NoRescue",
     ("vendor", "no-vendor"): "ingot.drivers.fake:NoVendor",
+    ("boot", "pxe"): "ingot.drivers.pxe:PxeBoot",
+    ("boot", "ipxe"): "ingot.drivers.pxe:IpxeBoot",
+    ("boot", "http"): "ingot.drivers.pxe:HttpBoot",
+    ("deploy", "direct"): "ingot.drivers.agent.deploy:DirectDeploy",
+    ("inspect", "agent"): "ingot.drivers.agent.inspect:AgentInspect",
 }
 
 

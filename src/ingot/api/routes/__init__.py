@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from ingot.api.routes import drivers, node_actions, nodes, ports, root, simple
+from ingot.api.routes import agent, drivers, node_actions, nodes, ports, root, simple
 
 ROUTERS: list[APIRouter] = [
     root.router,
+    agent.router,
     node_actions.router,
     nodes.router,
     ports.router,

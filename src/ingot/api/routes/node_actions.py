@@ -23,7 +23,7 @@ _TRAIT_RE = re.compile(r"^(CUSTOM_[A-Z0-9_]+|[A-Z][A-Z0-9_]+)$")
 _MAX_TRAITS = 50
 
 
-def _conductor(ctx: Ctx) -> ConductorAPI:
+def conductor_of(ctx: Ctx) -> ConductorAPI:
     conductor = ctx.services.conductor
     if conductor is None:
         raise NotFound("No conductor runs in this process; start `ingot serve` or a conductor.")
@@ -98,7 +98,7 @@ def set_provision(
         raise InvalidInput("'clean_steps' can only be given with the 'clean' action.")
     if args.get("runbook") is not None:
         args = {**args, **_runbook_steps(ctx, verb, args)}
-    _conductor(ctx).provision(ident, verb, args)
+    conductor_of(ctx).provision(ident, verb, args)
     return _accepted(ctx, ident)
 
 
@@ -124,7 +124,7 @@ def set_power(ident: str, body: Any = Depends(json_body), ctx: Ctx = Depends(get
     if target in (states.SOFT_POWER_OFF, states.SOFT_REBOOT) and not ctx.has("soft_power"):
         raise NotAcceptable("Soft power actions need API version 1.27 or later.")
     timeout = args.get("timeout")
-    _conductor(ctx).set_power(ident, target, timeout)
+    conductor_of(ctx).set_power(ident, target, timeout)
     return _accepted(ctx, ident)
 
 
@@ -153,7 +153,7 @@ def set_boot_mode(
     ident: str, body: Any = Depends(json_body), ctx: Ctx = Depends(get_ctx)
 ) -> Response:
     target = _obj(body, "a boot mode request").get("target")
-    _conductor(ctx).set_boot_mode(ident, str(target))
+    conductor_of(ctx).set_boot_mode(ident, str(target))
     return _accepted(ctx, ident)
 
 
@@ -177,7 +177,7 @@ def get_console(ident: str, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
 
 @router.get("/v1/nodes/{ident}/management/boot_device")
 def get_boot_device(ident: str, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
-    return _conductor(ctx).get_boot_device(ident)
+    return conductor_of(ctx).get_boot_device(ident)
 
 
 @router.put("/v1/nodes/{ident}/management/boot_device", status_code=204)
@@ -189,13 +189,13 @@ def put_boot_device(
     if not isinstance(device, str):
         raise InvalidInput('A boot device request needs \'boot_device\', e.g. "pxe" or "disk".')
     persistent = parse_bool("persistent", args.get("persistent", False))
-    _conductor(ctx).set_boot_device(ident, device, persistent)
+    conductor_of(ctx).set_boot_device(ident, device, persistent)
     return Response(status_code=204)
 
 
 @router.get("/v1/nodes/{ident}/management/boot_device/supported")
 def supported_boot_devices(ident: str, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
-    return {"supported_boot_devices": _conductor(ctx).supported_boot_devices(ident)}
+    return {"supported_boot_devices": conductor_of(ctx).supported_boot_devices(ident)}
 
 
 def _set_maintenance(ctx: Ctx, ident: str, on: bool, reason: str | None) -> None:
@@ -232,7 +232,7 @@ def delete_maintenance(ident: str, ctx: Ctx = Depends(get_ctx)) -> Response:
 
 @router.get("/v1/nodes/{ident}/validate")
 def validate(ident: str, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
-    return _conductor(ctx).validate(ident)
+    return conductor_of(ctx).validate(ident)
 
 
 # --- traits --------------------------------------------------------------------------------

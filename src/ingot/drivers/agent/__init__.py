@@ -1,0 +1,1 @@
+"""Interfaces that work through ingot-agent (IPA-compatible) in the deploy ramdisk."""
