@@ -1,0 +1,1 @@
+"""Redfish protocol code over sushy: knows BMCs and systems, not nodes or tasks."""
