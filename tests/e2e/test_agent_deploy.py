@@ -48,10 +48,18 @@ def whole_disk_image(path: Path, size: int = 8 * 1024 * 1024) -> bytes:
     return path.read_bytes()
 
 
+def kernel_cmdline(server: Server) -> str:
+    """The agent's kernel command line, read from the node's iPXE script as firmware would."""
+    script = (server.state_dir / "boot" / "ipxe" / f"{MAC.replace(':', '-')}.ipxe").read_text()
+    line = next(line for line in script.splitlines() if line.startswith("kernel "))
+    words = line.split("||")[0].split()[1:]
+    return " ".join(w for w in words if "=" in w and not w.startswith("initrd="))
+
+
 def start_agent(server: Server, root: Path, log: Path) -> subprocess.Popen[bytes]:
     cmd = [str(VENV_BIN / "ingot-agent"), "--hardware", "virtual", "--root-dir", str(root),
            "--listen-host", "127.0.0.1", "--listen-port", str(free_port()),
-           "--api-url", server.url, "--boot-mac", MAC, "--heartbeat-interval", "0.5"]  # fmt: skip
+           "--cmdline", kernel_cmdline(server), "--heartbeat-interval", "0.5"]  # fmt: skip
     with open(log, "ab") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -97,9 +105,28 @@ def test_direct_deploy_with_real_agent(server: Server, tmp_path: Path) -> None:
             "image_source": f"{server.boot_url}/image.raw",
             "image_checksum": hashlib.sha256(payload).hexdigest()}},
     ])  # fmt: skip
-    for verb, state in (("manage", "manageable"), ("provide", "available")):
-        assert http.put("/v1/nodes/d1/states/provision", json={"target": verb}).status_code == 202
-        wait_for(server, "d1", {state})
+    assert http.put("/v1/nodes/d1/states/provision", json={"target": "manage"}).status_code == 202
+    wait_for(server, "d1", {"manageable"})
+
+    # Inspection: the agent posts its inventory to /v1/continue_inspection.
+    http.patch(
+        "/v1/nodes/d1", json=[{"op": "replace", "path": "/inspect_interface", "value": "agent"}]
+    )
+    assert http.put("/v1/nodes/d1/states/provision", json={"target": "inspect"}).status_code == 202
+    wait_for(server, "d1", {"inspect wait", "inspect failed"}, 30)
+    agent = start_agent(server, machine, tmp_path / "agent.log")
+    try:
+        node = wait_for(server, "d1", {"manageable", "inspect failed"}, 60)
+        assert node["provision_state"] == "manageable", node["last_error"]
+    finally:
+        stop(agent)
+    props = node["properties"]
+    assert (props["cpus"], props["memory_mb"], props["cpu_arch"]) == (4, 8192, "x86_64")
+    inventory = http.get("/v1/nodes/d1/inventory").json()["inventory"]
+    assert inventory["interfaces"][0]["mac_address"] == MAC
+
+    assert http.put("/v1/nodes/d1/states/provision", json={"target": "provide"}).status_code == 202
+    wait_for(server, "d1", {"available"})
 
     r = http.put(
         "/v1/nodes/d1/states/provision",

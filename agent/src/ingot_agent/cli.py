@@ -97,6 +97,10 @@ def make_hardware(config: AgentConfig) -> HardwareManager:
     return GenericHardwareManager()
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = make_config(args)
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     except AgentError as exc:
         logging.error("%s", exc.details)
         return 2
-    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    signal.signal(signal.SIGTERM, _interrupt)  # unwinds lookup retries too, then stop()
     try:
         agent.run()
     except AgentError as exc:
