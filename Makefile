@@ -6,17 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml agent/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test]' -e agent
 	touch $(STAMP)
 
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench agent
+	$(BIN)/ruff format --check src tests bench agent
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -24,7 +24,9 @@ typecheck: $(STAMP)
 test: $(STAMP)
 	bash scripts/test-deps.sh
 	$(MAKE) lint typecheck
-	bash scripts/with-postgres.sh $(BIN)/pytest -q
+	$(BIN)/mypy --strict agent/src
+	bash scripts/with-postgres.sh $(BIN)/pytest -q tests
+	cd agent && ../$(BIN)/pytest -q -p no:cacheprovider tests
 
 demo: $(STAMP)
 	$(BIN)/python -m ingot.demo

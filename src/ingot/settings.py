@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingot.errors import ConfigError
 
-DEFAULT_HARDWARE_TYPES = ["fake-hardware"]
+DEFAULT_HARDWARE_TYPES = ["fake-hardware", "ipmi", "redfish", "manual-management"]
 
 
 class DefaultSection(BaseModel):
@@ -35,9 +35,13 @@ class DefaultSection(BaseModel):
     enabled_inspect_interfaces: list[str] = Field(
         default_factory=lambda: ["agent", "no-inspect", "fake"]
     )
-    enabled_management_interfaces: list[str] = Field(default_factory=lambda: ["noop", "fake"])
+    enabled_management_interfaces: list[str] = Field(
+        default_factory=lambda: ["ipmitool", "redfish", "noop", "fake"]
+    )
     enabled_network_interfaces: list[str] = Field(default_factory=lambda: ["flat", "noop"])
-    enabled_power_interfaces: list[str] = Field(default_factory=lambda: ["fake"])
+    enabled_power_interfaces: list[str] = Field(
+        default_factory=lambda: ["ipmitool", "redfish", "manual", "fake"]
+    )
     enabled_raid_interfaces: list[str] = Field(default_factory=lambda: ["no-raid", "fake"])
     enabled_rescue_interfaces: list[str] = Field(default_factory=lambda: ["no-rescue", "fake"])
     enabled_storage_interfaces: list[str] = Field(default_factory=lambda: ["noop", "fake"])
@@ -85,6 +89,7 @@ class ConductorSection(BaseModel):
     hash_partition_exponent: int = 5
     hash_distribution_replicas: int = 1
     power_state_change_timeout: float = 60.0
+    max_concurrent_bmc_sessions: int = Field(default=16, ge=1)  # across all BMCs
 
 
 class DeploySection(BaseModel):

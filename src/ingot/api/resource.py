@@ -15,9 +15,8 @@ from typing import Any
 
 from ingot.api.context import Ctx
 from ingot.errors import InvalidInput, NotAcceptable
+from ingot.values import parse_bool
 
-_TRUE = {"true", "1", "yes", "on", "y", "t"}
-_FALSE = {"false", "0", "no", "off", "n", "f"}
 _MAC_RE = re.compile(r"^([0-9a-f]{2})([:-]?[0-9a-f]{2}){5}$")
 
 
@@ -141,14 +140,6 @@ def _type_error(resource: str, spec: Field, wanted: str, value: Any) -> InvalidI
         f"Invalid value for field '{spec.name}' of {resource}: expected {wanted}, "
         f"got {type(value).__name__} {value!r}."
     )
-
-
-def parse_bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise InvalidInput(f"Invalid value for '{name}': {value!r} is not a boolean (true or false).")
 
 
 def check_uuid(name: str, value: Any) -> str:

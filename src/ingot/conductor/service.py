@@ -23,6 +23,7 @@ from ingot.conductor import outcome, periodics
 from ingot.conductor.hashring import RingSet
 from ingot.conductor.task import Task, load_task
 from ingot.db import locks, models
+from ingot.drivers.bmc_access import BmcAccess
 from ingot.errors import IngotError
 from ingot.services import Services
 
@@ -46,6 +47,7 @@ class Conductor:
         self._running: set[asyncio.Task[None]] = set()
         self._periodics: list[asyncio.Task[None]] = []
         self.ring = RingSet({self.hostname: self.group}, cfg.conductor.hash_partition_exponent)
+        self.bmc_access = BmcAccess(max_parallel=cfg.conductor.max_concurrent_bmc_sessions)
 
     # --- lifecycle -----------------------------------------------------------------------
 

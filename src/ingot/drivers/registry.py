@@ -38,6 +38,11 @@ IMPLEMENTATIONS: dict[tuple[str, str], str] = {
     ("boot", "http"): "ingot.drivers.pxe:HttpBoot",
     ("deploy", "direct"): "ingot.drivers.agent.deploy:DirectDeploy",
     ("inspect", "agent"): "ingot.drivers.agent.inspect:AgentInspect",
+    ("power", "ipmitool"): "ingot.drivers.ipmi.interfaces:IpmiPower",
+    ("management", "ipmitool"): "ingot.drivers.ipmi.interfaces:IpmiManagement",
+    ("power", "manual"): "ingot.drivers.manual:ManualPower",
+    ("power", "redfish"): "ingot.drivers.redfish.interfaces:RedfishPower",
+    ("management", "redfish"): "ingot.drivers.redfish.interfaces:RedfishManagement",
 }
 
 

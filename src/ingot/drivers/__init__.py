@@ -1,0 +1,1 @@
+"""Hardware types and interface implementations."""
