@@ -17,9 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingot.api import versions
 from ingot.api.errors import error_body
-from ingot.errors import IngotError
-
 from ingot.db import Database
+from ingot.errors import IngotError
 
 if TYPE_CHECKING:
     from ingot.services import Services

@@ -215,6 +215,6 @@ class Collection:
 
 
 def _flag(value: str) -> bool:
-    from ingot.api.resource import parse_bool
+    from ingot.values import parse_bool
 
     return parse_bool("detail", value)

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import func, select
 
 from ingot.api.context import Ctx, get_ctx
-from ingot.api.resource import iso, parse_bool
+from ingot.api.resource import iso
 from ingot.db import models
 from ingot.drivers.interfaces import KINDS
 from ingot.errors import InvalidInput, NotFound
+from ingot.values import parse_bool
 
 router = APIRouter()
 

@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from ingot import states
 from ingot.api.context import Ctx, get_ctx, json_body
-from ingot.api.resource import iso, parse_bool
+from ingot.api.resource import iso
 from ingot.conductor.rpc import ConductorAPI
 from ingot.db import history, models
 from ingot.db.queries import get_node
 from ingot.errors import Conflict, InvalidInput, NodeLocked, NotAcceptable, NotFound
+from ingot.values import parse_bool
 
 router = APIRouter()
 _TRAIT_RE = re.compile(r"^(CUSTOM_[A-Z0-9_]+|[A-Z][A-Z0-9_]+)$")

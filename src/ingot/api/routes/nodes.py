@@ -15,7 +15,7 @@ from ingot import states
 from ingot.api import jsonpatch
 from ingot.api.context import Ctx, get_ctx, json_body
 from ingot.api.pagination import apply_page, next_link, page_params
-from ingot.api.resource import check_uuid, is_uuid_like, parse_bool, serialize
+from ingot.api.resource import check_uuid, is_uuid_like, serialize
 from ingot.api.secrets import mask_secrets
 from ingot.api.specs import NODE
 from ingot.db import models
@@ -23,6 +23,7 @@ from ingot.db.history import record
 from ingot.db.queries import get_by_uuid, get_node, node_traits
 from ingot.drivers.interfaces import KINDS
 from ingot.errors import Conflict, InvalidInput, InvalidState, NodeLocked, NotAcceptable
+from ingot.values import parse_bool
 
 router = APIRouter()
 
