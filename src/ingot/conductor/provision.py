@@ -83,13 +83,31 @@ def _steps_arg(args: dict[str, Any], key: str) -> list[dict[str, Any]] | None:
     return value
 
 
+def _configdrive(task: Task, value: Any) -> str | None:
+    """What instance_info stores for a request's configdrive: a URL or gzip+base64 ISO.
+
+    A JSON configdrive without ``network_data`` gets the node's ``network_data``, as Ironic.
+    """
+    from ingot.configdrive import macs_by_name, resolve_configdrive
+
+    if isinstance(value, dict) and "network_data" not in value and task.node.network_data:
+        value = {**value, "network_data": task.node.network_data}
+    drive = resolve_configdrive(
+        value,
+        node_uuid=task.node.uuid,
+        node_name=task.node.name,
+        port_macs=macs_by_name(task.macs),
+    )
+    return drive.instance_info_value() if drive is not None else None
+
+
 def _prepare(conductor: Conductor, task: Task, verb: str, args: dict[str, Any]) -> Flow | None:
     """Check the verb's arguments and return the flow to run (None: nothing to run)."""
     node = task.node
     if verb in ("active", "deploy", "rebuild"):
         if args.get("configdrive") is not None:
             info = dict(node.instance_info)
-            info["configdrive"] = conductor.build_configdrive(task, args["configdrive"])
+            info["configdrive"] = _configdrive(task, args["configdrive"])
             task.update(instance_info=info)
         steps = _steps_arg(args, "deploy_steps")
         return lambda t: deploy.start(t, steps)

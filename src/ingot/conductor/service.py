@@ -213,15 +213,3 @@ class Conductor:
         """Wait until no flow is running (tests and benchmarks)."""
         while self._running:
             await asyncio.wait(set(self._running))
-
-    def build_configdrive(self, task: Task, value: Any) -> str | None:
-        """Resolve a request's configdrive into what instance_info stores (URL or gzip+base64)."""
-        from ingot.configdrive import macs_by_name, resolve_configdrive
-
-        drive = resolve_configdrive(
-            value,
-            node_uuid=task.node.uuid,
-            node_name=task.node.name,
-            port_macs=macs_by_name(task.macs),
-        )
-        return drive.instance_info_value() if drive is not None else None

@@ -91,7 +91,16 @@ def set_provision(
     if feature and not ctx.has(feature):
         raise NotAcceptable(f"The '{verb}' action needs a newer API version; send "
                             "X-OpenStack-Ironic-API-Version: latest.")  # fmt: skip
-    if args.get("configdrive") is not None and verb not in ("active", "deploy", "rebuild"):
+    drive = args.get("configdrive")
+    if isinstance(drive, dict) and not ctx.has("configdrive_dict"):
+        raise NotAcceptable("A configdrive given as a JSON object needs API version 1.56.")
+    if (
+        isinstance(drive, dict)
+        and "vendor_data" in drive
+        and not ctx.has("configdrive_vendor_data")
+    ):
+        raise NotAcceptable("configdrive vendor_data needs API version 1.59.")
+    if drive is not None and verb not in ("active", "deploy", "rebuild"):
         raise InvalidInput(
             "A configdrive can only be given with the active/deploy/rebuild actions."
         )
