@@ -46,18 +46,11 @@ async def start(task: Task, manual_steps: list[dict[str, Any]] | None = None) ->
 
 async def resume(task: Task) -> None:
     """Continue after the step that was waiting (agent callback or unhold)."""
-    if task.node.provision_state == states.CLEANWAIT:
-        outcome.advance(task, "resume", "Resuming cleaning")
     await _run(task, resume=True)
 
 
 async def _run(task: Task, *, resume: bool) -> None:
-    result = await stepper.run_steps(task, "clean", resume=resume)
-    if result == stepper.WAIT:
-        outcome.advance(task, "wait", "Cleaning waits for the agent")
-        return
-    if result == stepper.HOLD:
-        outcome.advance(task, "hold", "Cleaning is on hold; send 'unhold' to continue")
+    if not await stepper.run_flow(task, "clean", resume=resume):
         return
     if task.node.driver_internal_info.get("cleaning_ramdisk"):
         await task.deploy.tear_down_cleaning(task)

@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ingot import states
 from ingot.conductor import clean, outcome, stepper
 from ingot.conductor.steps import apply_overrides, collect_steps, enabled_steps, validate_user_steps
 from ingot.conductor.task import Task
@@ -45,20 +44,12 @@ async def start(task: Task, user_steps: list[dict[str, Any]] | None = None) -> N
 
 
 async def resume(task: Task) -> None:
-    if task.node.provision_state == states.DEPLOYWAIT:
-        outcome.advance(task, "resume", "Resuming deployment")
     await _run(task, resume=True)
 
 
 async def _run(task: Task, *, resume: bool) -> None:
-    result = await stepper.run_steps(task, "deploy", resume=resume)
-    if result == stepper.WAIT:
-        outcome.advance(task, "wait", "Deployment waits for the agent")
-        return
-    if result == stepper.HOLD:
-        outcome.advance(task, "hold", "Deployment is on hold; send 'unhold' to continue")
-        return
-    outcome.advance(task, "done", "Deployment completed successfully")
+    if await stepper.run_flow(task, "deploy", resume=resume):
+        outcome.advance(task, "done", "Deployment completed successfully")
 
 
 async def undeploy(task: Task) -> None:

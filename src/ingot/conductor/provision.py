@@ -59,18 +59,11 @@ async def _unrescue(task: Task) -> None:
 
 
 async def _service(task: Task, resume: bool = False) -> None:
-    result = await stepper.run_steps(task, "service", resume=resume)
-    if result == stepper.WAIT:
-        outcome.advance(task, "wait", "Servicing waits for the agent")
-    elif result == stepper.HOLD:
-        outcome.advance(task, "hold", "Servicing is on hold")
-    else:
+    if await stepper.run_flow(task, "service", resume=resume):
         outcome.advance(task, "done", "Servicing completed")
 
 
 async def resume_service(task: Task) -> None:
-    if task.node.provision_state == states.SERVICEWAIT:
-        outcome.advance(task, "resume", "Resuming servicing")
     await _service(task, resume=True)
 
 

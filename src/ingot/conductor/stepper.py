@@ -12,6 +12,7 @@ import inspect
 from typing import Any
 
 from ingot import states
+from ingot.conductor import outcome
 from ingot.conductor.steps import FLOW_STEPS, StepKind
 from ingot.conductor.task import Task
 from ingot.errors import DriverError, InvalidInput
@@ -19,6 +20,29 @@ from ingot.errors import DriverError, InvalidInput
 WAIT = "wait"
 HOLD = "hold"
 _WAIT_STATES = {states.CLEANWAIT, states.DEPLOYWAIT, states.SERVICEWAIT}
+
+
+_LABELS = {"clean": "Cleaning", "deploy": "Deployment", "service": "Servicing"}
+_WAIT_OF = {"clean": states.CLEANWAIT, "deploy": states.DEPLOYWAIT, "service": states.SERVICEWAIT}
+
+
+async def run_flow(task: Task, kind: StepKind, *, resume: bool) -> bool:
+    """Run (or resume) the stored steps and settle the node if they pause.
+
+    Returns True when every step has run (the caller finishes the operation), False when
+    the node was moved to its wait or hold state.
+    """
+    label = _LABELS[kind]
+    if resume and task.node.provision_state == _WAIT_OF[kind]:
+        outcome.advance(task, "resume", f"Resuming {label.lower()}")
+    result = await run_steps(task, kind, resume=resume)
+    if result == WAIT:
+        outcome.advance(task, "wait", f"{label} waits for the agent")
+        return False
+    if result == HOLD:
+        outcome.advance(task, "hold", f"{label} is on hold; send 'unhold' to continue")
+        return False
+    return True
 
 
 def store_steps(task: Task, kind: StepKind, steps: list[dict[str, Any]]) -> None:

@@ -5,29 +5,13 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from ingot.drivers.interfaces import KINDS
 from ingot.inventory import field_checks as check
 from ingot.inventory.bmc import Field
 from ingot.inventory.driver_names import DriverName, lookup_driver, unknown_driver_fix
 from ingot.inventory.problems import ProblemLog, Where
 
-INTERFACE_FIELDS = tuple(
-    f"{kind}_interface"
-    for kind in (
-        "bios",
-        "boot",
-        "console",
-        "deploy",
-        "firmware",
-        "inspect",
-        "management",
-        "network",
-        "power",
-        "raid",
-        "rescue",
-        "storage",
-        "vendor",
-    )
-)
+INTERFACE_FIELDS = tuple(f"{kind}_interface" for kind in KINDS)
 
 
 def driver(log: ProblemLog, where: Where, f: Field) -> DriverName | None:

@@ -8,12 +8,11 @@ share the conductor's :class:`BmcAccess` (one session per BMC, a global limit).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
-from ingot import states
-from ingot.drivers import interfaces as base
+from ingot.drivers.bmc_interfaces import BmcInterface, BmcManagement, BmcPower
 from ingot.drivers.boot_mode import boot_mode_of
-from ingot.drivers.ipmi.client import BootDevice, IpmiClient, PowerAction
+from ingot.drivers.ipmi.client import BootDevice, IpmiClient
 from ingot.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -27,11 +26,6 @@ PROPERTIES = {
     "ipmi_priv_level": "Privilege level: ADMINISTRATOR (default), OPERATOR, USER, CALLBACK.",
     "ipmi_cipher_suite": "IPMI 2.0 cipher suite, 3 or 17 (default: negotiate).",
     "ipmi_bridging": "Bridging type: only 'no' is supported.",
-}
-_ACTIONS: dict[str, PowerAction] = {
-    states.POWER_ON: "on",
-    states.POWER_OFF: "off",
-    states.SOFT_POWER_OFF: "soft",
 }
 
 
@@ -63,38 +57,19 @@ def client_for(task: Task) -> IpmiClient:
     )
 
 
-class _IpmiBase:
+class _IpmiBase(BmcInterface):
     properties: ClassVar[dict[str, str]] = PROPERTIES
     required: ClassVar[tuple[str, ...]] = ("ipmi_address",)
 
-    def validate(self, task: Task) -> None:
-        base.Interface.validate(cast(base.Interface, self), task)
-        client_for(task)
+    def client(self, task: Task) -> IpmiClient:
+        return client_for(task)
 
 
-class IpmiPower(_IpmiBase, base.PowerInterface):
+class IpmiPower(_IpmiBase, BmcPower):
     name = "ipmitool"
 
-    async def get_power_state(self, task: Task) -> str:
-        state = await asyncio.to_thread(client_for(task).get_power)
-        return states.POWER_ON if state == "on" else states.POWER_OFF
 
-    async def set_power_state(self, task: Task, state: str, timeout: float | None = None) -> None:
-        action = _ACTIONS.get(state)
-        if action is None:
-            raise InvalidInput(f"The ipmitool power interface can not set {state!r}.")
-        wait = timeout or task.conductor.services.settings.conductor.power_state_change_timeout
-        await asyncio.to_thread(client_for(task).set_power, action, wait)
-
-    async def reboot(self, task: Task, timeout: float | None = None) -> None:
-        wait = timeout or task.conductor.services.settings.conductor.power_state_change_timeout
-        await asyncio.to_thread(client_for(task).set_power, "cycle", wait)
-
-    def supported_power_states(self) -> list[str]:
-        return [states.POWER_ON, states.POWER_OFF, states.REBOOT, states.SOFT_POWER_OFF]
-
-
-class IpmiManagement(_IpmiBase, base.ManagementInterface):
+class IpmiManagement(_IpmiBase, BmcManagement):
     name = "ipmitool"
 
     def supported_boot_devices(self) -> list[str]:
@@ -104,10 +79,3 @@ class IpmiManagement(_IpmiBase, base.ManagementInterface):
         uefi = boot_mode_of(task) == "uefi"
         client = client_for(task)
         await asyncio.to_thread(client.set_boot_device, cast(BootDevice, device), persistent, uefi)
-
-    async def get_boot_device(self, task: Task) -> dict[str, Any]:
-        device, persistent = await asyncio.to_thread(client_for(task).get_boot_device)
-        return {"boot_device": device, "persistent": persistent}
-
-    async def get_boot_mode(self, task: Task) -> str | None:
-        return await asyncio.to_thread(client_for(task).get_boot_mode)

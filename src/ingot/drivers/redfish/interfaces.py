@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
-from ingot import states
-from ingot.drivers import interfaces as base
-from ingot.drivers.redfish.client import AuthType, BootDevice, BootMode, PowerAction, RedfishClient
+from ingot.drivers.bmc_interfaces import BmcInterface, BmcManagement, BmcPower
+from ingot.drivers.redfish.client import AuthType, BootDevice, BootMode, RedfishClient
 from ingot.errors import InvalidInput
 from ingot.values import parse_bool
 
@@ -21,11 +20,6 @@ PROPERTIES = {
     "redfish_password": "BMC password (stored, never shown).",
     "redfish_verify_ca": "true, false, or a path to a CA bundle (default true).",
     "redfish_auth_type": "auto (default), basic or session.",
-}
-_ACTIONS: dict[str, PowerAction] = {
-    states.POWER_ON: "on",
-    states.POWER_OFF: "off",
-    states.SOFT_POWER_OFF: "soft",
 }
 
 
@@ -54,38 +48,19 @@ def client_for(task: Task) -> RedfishClient:
     )
 
 
-class _RedfishBase:
+class _RedfishBase(BmcInterface):
     properties: ClassVar[dict[str, str]] = PROPERTIES
     required: ClassVar[tuple[str, ...]] = ("redfish_address",)
 
-    def validate(self, task: Task) -> None:
-        base.Interface.validate(cast(base.Interface, self), task)
-        client_for(task)
+    def client(self, task: Task) -> RedfishClient:
+        return client_for(task)
 
 
-class RedfishPower(_RedfishBase, base.PowerInterface):
+class RedfishPower(_RedfishBase, BmcPower):
     name = "redfish"
 
-    async def get_power_state(self, task: Task) -> str:
-        state = await asyncio.to_thread(client_for(task).get_power)
-        return states.POWER_ON if state == "on" else states.POWER_OFF
 
-    async def set_power_state(self, task: Task, state: str, timeout: float | None = None) -> None:
-        action = _ACTIONS.get(state)
-        if action is None:
-            raise InvalidInput(f"The redfish power interface can not set {state!r}.")
-        wait = timeout or task.conductor.services.settings.conductor.power_state_change_timeout
-        await asyncio.to_thread(client_for(task).set_power, action, wait)
-
-    async def reboot(self, task: Task, timeout: float | None = None) -> None:
-        wait = timeout or task.conductor.services.settings.conductor.power_state_change_timeout
-        await asyncio.to_thread(client_for(task).set_power, "cycle", wait)
-
-    def supported_power_states(self) -> list[str]:
-        return [states.POWER_ON, states.POWER_OFF, states.REBOOT, states.SOFT_POWER_OFF]
-
-
-class RedfishManagement(_RedfishBase, base.ManagementInterface):
+class RedfishManagement(_RedfishBase, BmcManagement):
     name = "redfish"
 
     def supported_boot_devices(self) -> list[str]:
@@ -94,13 +69,6 @@ class RedfishManagement(_RedfishBase, base.ManagementInterface):
     async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
         client = client_for(task)
         await asyncio.to_thread(client.set_boot_device, cast(BootDevice, device), persistent)
-
-    async def get_boot_device(self, task: Task) -> dict[str, Any]:
-        device, persistent = await asyncio.to_thread(client_for(task).get_boot_device)
-        return {"boot_device": device, "persistent": persistent}
-
-    async def get_boot_mode(self, task: Task) -> str | None:
-        return await asyncio.to_thread(client_for(task).get_boot_mode)
 
     async def set_boot_mode(self, task: Task, mode: str) -> None:
         await asyncio.to_thread(client_for(task).set_boot_mode, cast(BootMode, mode))
