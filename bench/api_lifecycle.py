@@ -1,0 +1,326 @@
+"""Benchmark the Ironic v1 API of any endpoint: enroll, list, and the whole node lifecycle.
+
+Talks nothing but the Ironic v1 API over HTTP, so the same command measures Ingot and a real
+Ironic (issue 13 quotes Ironic 39.0.0 at N=1000, C=16 on 2 cores: enroll 14 nodes/s,
+``GET /v1/nodes/detail`` 662 ms, lifecycle 577 s, 363 MB).
+
+  python bench/api_lifecycle.py --start-ingot --nodes 1000 --concurrency 16 --out r.json
+  python bench/api_lifecycle.py --endpoint http://ironic:6385 --token T --server-pid 1234 ...
+
+Phases: enroll N ``fake-hardware`` nodes with one port each (C requests in flight); list them
+all with ``/v1/nodes/detail`` following ``next`` links; then manage, provide, deploy and
+undeploy all N: C client threads send the verb to every node (retrying 409 NodeLocked and
+503 busy), and one poller lists ``uuid,provision_state,...`` page by page until every node
+has settled, so waiting costs N/1000 requests a round whatever N is. Peak server memory is
+the kernel's high-water mark (VmHWM) of the server PIDs and their children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+IRONIC = {"enroll_nodes_per_s": 14.0, "list_detail_ms": 662.0, "lifecycle_s": 577.0,
+          "peak_rss_mib": 363.0 * 1e6 / 2**20}  # fmt: skip
+PHASES = [("manage", "manageable"), ("provide", "available"), ("active", "active"),
+          ("deleted", "available")]  # fmt: skip
+FAILED = {"enroll", "error", "deploy failed", "clean failed", "inspect failed"}
+POLL_FIELDS = "uuid,provision_state,target_provision_state,reservation,last_error"
+
+
+class Api:
+    """A small keep-alive Ironic client, one HTTP connection per thread."""
+
+    def __init__(self, endpoint: str, token: str | None = None, timeout: float = 120) -> None:
+        parts = urlsplit(endpoint)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 6385
+        self.https = parts.scheme == "https"
+        self.prefix = parts.path.rstrip("/")
+        self.timeout = timeout
+        self.headers = {"X-OpenStack-Ironic-API-Version": "latest",
+                        "Content-Type": "application/json", "Accept": "application/json"}  # fmt: skip
+        if token:
+            self.headers["X-Auth-Token"] = token
+        self._local = threading.local()
+
+    def _conn(self) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+            conn = cls(self.host, self.port, timeout=self.timeout)
+            self._local.conn = conn
+        return conn
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One request; reconnects once if the server closed the kept-alive connection."""
+        data = None if body is None else json.dumps(body).encode()
+        url = path if path.startswith(self.prefix + "/") else self.prefix + path
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                conn.request(method, url, body=data, headers=self.headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+                break
+            except (ConnectionError, http.client.HTTPException):
+                conn.close()
+                self._local.conn = None
+                if attempt == 2:
+                    raise
+        return resp.status, (json.loads(raw) if raw else None)
+
+    def call(self, method: str, path: str, body: Any = None, ok: Iterable[int] = (200,),
+             retry_for: float = 300) -> Any:  # fmt: skip
+        """A request that retries 409 (node locked) and 503 (conductor busy) with backoff."""
+        deadline, delay = time.monotonic() + retry_for, 0.02
+        while True:
+            status, payload = self.request(method, path, body)
+            if status in ok:
+                return payload
+            if status not in (409, 503) or time.monotonic() > deadline:
+                raise RuntimeError(f"{method} {path} -> {status}: {payload}")
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    def pages(self, path: str) -> Iterable[dict[str, Any]]:
+        """Every item of a list, following Ironic's ``next`` links."""
+        while path:
+            payload = self.call("GET", path)
+            yield from payload["nodes"]
+            nxt = payload.get("next")
+            path = "" if not nxt else urlsplit(nxt).path + "?" + urlsplit(nxt).query
+
+
+def run_pool(concurrency: int, items: list[Any], fn: Callable[[Any], Any]) -> list[Any]:
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(fn, items))
+
+
+def enroll(api: Api, nodes: int, concurrency: int, run_id: str) -> tuple[list[str], float]:
+    """Create N fake-hardware nodes, each with one port; returns the UUIDs and seconds."""
+    tag = int(run_id[:4], 16)
+
+    def one(i: int) -> str:
+        node = api.call("POST", "/v1/nodes", {"driver": "fake-hardware",
+                                              "name": f"bench-{run_id}-{i}"}, ok=(201,))  # fmt: skip
+        mac = f"52:{tag >> 8:02x}:{tag & 255:02x}:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}"
+        api.call("POST", "/v1/ports", {"node_uuid": node["uuid"], "address": mac}, ok=(201,))
+        return str(node["uuid"])
+
+    started = time.perf_counter()
+    uuids = run_pool(concurrency, list(range(nodes)), one)
+    return uuids, time.perf_counter() - started
+
+
+def list_detail(api: Api, repeat: int = 3) -> dict[str, Any]:
+    """Time ``GET /v1/nodes/detail`` of every node (all pages), ``repeat`` times."""
+    times, count = [], 0
+    for _ in range(repeat):
+        started = time.perf_counter()
+        count = sum(1 for _ in api.pages("/v1/nodes/detail"))
+        times.append((time.perf_counter() - started) * 1000)
+    return {"nodes": count, "ms": round(statistics.median(times), 1),
+            "runs_ms": [round(t, 1) for t in times]}  # fmt: skip
+
+
+def wait_settled(api: Api, uuids: set[str], target: str, interval: float,
+                 timeout: float) -> tuple[int, list[str]]:  # fmt: skip
+    """Poll the node list until every node in ``uuids`` is stable in ``target`` and unlocked.
+
+    Returns the number of polling rounds and the failures (``uuid: state: last_error``).
+    """
+    deadline, rounds = time.monotonic() + timeout, 0
+    pending = set(uuids)
+    failures: list[str] = []
+    while pending:
+        rounds += 1
+        for node in api.pages(f"/v1/nodes?fields={POLL_FIELDS}&limit=1000"):
+            uuid = node["uuid"]
+            if uuid not in pending or node["reservation"] or node["target_provision_state"]:
+                continue
+            if node["provision_state"] == target:
+                pending.discard(uuid)
+            elif node["provision_state"] in FAILED and node.get("last_error"):
+                pending.discard(uuid)
+                failures.append(f"{uuid}: {node['provision_state']}: {node['last_error']}")
+        if pending:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(pending)} nodes did not reach {target} in {timeout}s")
+            time.sleep(interval)
+    return rounds, failures
+
+
+def lifecycle(api: Api, uuids: list[str], concurrency: int, interval: float,
+              timeout: float) -> dict[str, Any]:  # fmt: skip
+    """Each verb for every node, C at a time, then wait until all have settled."""
+    out: dict[str, Any] = {}
+    for verb, target in PHASES:
+        started = time.perf_counter()
+        run_pool(concurrency, uuids, lambda u, v=verb: api.call(  # type: ignore[misc]
+            "PUT", f"/v1/nodes/{u}/states/provision", {"target": v}, ok=(202,)))  # fmt: skip
+        sent = time.perf_counter() - started
+        rounds, failures = wait_settled(api, set(uuids), target, interval, timeout)
+        took = time.perf_counter() - started
+        out[verb] = {"seconds": round(took, 2), "requests_s": round(sent, 2),
+                     "poll_rounds": rounds, "failures": len(failures)}  # fmt: skip
+        if failures:
+            raise RuntimeError(f"'{verb}' failed on {len(failures)} nodes, e.g. {failures[0]}")
+    out["total_s"] = round(sum(p["seconds"] for p in out.values()), 2)
+    return out
+
+
+def delete_all(api: Api, uuids: list[str], concurrency: int) -> float:
+    started = time.perf_counter()
+    run_pool(concurrency, uuids, lambda u: api.call("DELETE", f"/v1/nodes/{u}", ok=(204,)))
+    return time.perf_counter() - started
+
+
+# --- the server's process ----------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry.name))
+    return kids + [k for kid in kids for k in _children(kid)]
+
+
+def server_usage(pids: list[int]) -> dict[str, float]:
+    """Peak RSS (sum of VmHWM, MiB) and CPU seconds of ``pids`` and their children."""
+    peak_kib, ticks = 0, 0
+    for pid in {p for top in pids for p in [top, *_children(top)]}:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        peak_kib += next(int(line.split()[1]) for line in status.splitlines()
+                         if line.startswith("VmHWM:"))  # fmt: skip
+        ticks += int(stat[11]) + int(stat[12])
+    return {"peak_rss_mib": round(peak_kib / 1024, 1),
+            "cpu_s": round(ticks / os.sysconf("SC_CLK_TCK"), 1)}  # fmt: skip
+
+
+class IngotServer:
+    """``ingot serve`` on a free loopback port with a throwaway state dir."""
+
+    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="ingot-bench-"))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        exe = Path(sys.executable).parent / "ingot"
+        cmd = [str(exe) if exe.exists() else shutil.which("ingot") or "ingot", "serve",
+               "--state-dir", str(self.dir / "state"), "--port", str(port)]  # fmt: skip
+        env = {**os.environ, "INGOT_DEPLOY__HTTP_PORT": "0", **(extra_env or {})}
+        self.log = open(self.dir / "server.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"ingot serve did not start; see {self.dir}/server.log")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def compare(result: dict[str, Any]) -> dict[str, Any]:
+    """Speed-ups over Ironic's figures and whether each target (10x, 1/3 memory) holds."""
+    ours = {"enroll": result["enroll"]["nodes_per_s"] / IRONIC["enroll_nodes_per_s"],
+            "list_detail": IRONIC["list_detail_ms"] / max(result["list_detail"]["ms"], 0.001),
+            "lifecycle": IRONIC["lifecycle_s"] / max(result["lifecycle"]["total_s"], 0.001)}  # fmt: skip
+    out: dict[str, Any] = {f"{k}_speedup": round(v, 1) for k, v in ours.items()}
+    out.update({f"{k}_target_met": v >= 10 for k, v in ours.items()})
+    rss = result.get("server", {}).get("peak_rss_mib")
+    if rss:
+        out["memory_fraction"] = round(rss / IRONIC["peak_rss_mib"], 3)
+        out["memory_target_met"] = rss < IRONIC["peak_rss_mib"] / 3
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--endpoint", help="Ironic API URL, e.g. http://127.0.0.1:6385")
+    where.add_argument("--start-ingot", action="store_true", help="run a local ingot serve")
+    ap.add_argument("--token", help="X-Auth-Token for a keystone-protected Ironic")
+    ap.add_argument("--server-pid", type=int, action="append", default=[],
+                    help="PID of the server (repeat; children count too) for peak RSS")  # fmt: skip
+    ap.add_argument("--nodes", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--poll-interval", type=float, default=0.2)
+    ap.add_argument("--timeout", type=float, default=3600, help="per lifecycle phase")
+    ap.add_argument("--keep", action="store_true", help="do not delete the nodes at the end")
+    ap.add_argument("--out", type=Path, help="also write the JSON result here")
+    args = ap.parse_args(argv)
+
+    server = IngotServer() if args.start_ingot else None
+    pids = [server.proc.pid] if server else args.server_pid
+    endpoint = server.url if server else args.endpoint
+    api = Api(endpoint, args.token)
+    run_id = secrets.token_hex(3)
+    result: dict[str, Any] = {"endpoint": endpoint, "server": {}, "nodes": args.nodes,
+                              "concurrency": args.concurrency, "run_id": run_id,
+                              "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}  # fmt: skip
+    try:
+        uuids, took = enroll(api, args.nodes, args.concurrency, run_id)
+        result["enroll"] = {"seconds": round(took, 2), "nodes_per_s": round(args.nodes / took, 1)}
+        result["list_detail"] = list_detail(api)
+        result["lifecycle"] = lifecycle(api, uuids, args.concurrency, args.poll_interval,
+                                        args.timeout)  # fmt: skip
+        if pids:
+            result["server"] = server_usage(pids)
+        if not args.keep:
+            result["delete_s"] = round(delete_all(api, uuids, args.concurrency), 2)
+    finally:
+        if server:
+            server.stop()
+    result["vs_ironic"] = compare(result)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
