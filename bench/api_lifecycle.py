@@ -37,10 +37,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-IRONIC = {"enroll_nodes_per_s": 14.0, "list_detail_ms": 662.0, "lifecycle_s": 577.0,
-          "peak_rss_mib": 363.0 * 1e6 / 2**20}  # fmt: skip
-PHASES = [("manage", "manageable"), ("provide", "available"), ("active", "active"),
-          ("deleted", "available")]  # fmt: skip
+IRONIC = {
+    "enroll_nodes_per_s": 14.0,
+    "list_detail_ms": 662.0,
+    "lifecycle_s": 577.0,
+    "peak_rss_mib": 363.0 * 1e6 / 2**20,
+}
+PHASES = [
+    ("manage", "manageable"),
+    ("provide", "available"),
+    ("active", "active"),
+    ("deleted", "available"),
+]
 FAILED = {"enroll", "error", "deploy failed", "clean failed", "inspect failed"}
 POLL_FIELDS = "uuid,provision_state,target_provision_state,reservation,last_error"
 
@@ -54,8 +62,11 @@ class Api:
         self.https = parts.scheme == "https"
         self.prefix = parts.path.rstrip("/")
         self.timeout = timeout
-        self.headers = {"X-OpenStack-Ironic-API-Version": "latest",
-                        "Content-Type": "application/json", "Accept": "application/json"}  # fmt: skip
+        self.headers = {
+            "X-OpenStack-Ironic-API-Version": "latest",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
         if token:
             self.headers["X-Auth-Token"] = token
         self._local = threading.local()
@@ -86,8 +97,14 @@ class Api:
                     raise
         return resp.status, (json.loads(raw) if raw else None)
 
-    def call(self, method: str, path: str, body: Any = None, ok: Iterable[int] = (200,),
-             retry_for: float = 300) -> Any:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        ok: Iterable[int] = (200,),
+        retry_for: float = 300,
+    ) -> Any:
         """A request that retries 409 (node locked) and 503 (conductor busy) with backoff."""
         deadline, delay = time.monotonic() + retry_for, 0.02
         while True:
@@ -118,9 +135,14 @@ def enroll(api: Api, nodes: int, concurrency: int, run_id: str) -> tuple[list[st
     tag = int(run_id[:4], 16)
 
     def one(i: int) -> str:
-        node = api.call("POST", "/v1/nodes", {"driver": "fake-hardware",
-                                              "name": f"bench-{run_id}-{i}"}, ok=(201,))  # fmt: skip
-        mac = f"52:{tag >> 8:02x}:{tag & 255:02x}:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}"
+        node = api.call(
+            "POST",
+            "/v1/nodes",
+            {"driver": "fake-hardware", "name": f"bench-{run_id}-{i}"},
+            ok=(201,),
+        )
+        octets = [0x52, tag >> 8, tag & 255, i >> 16 & 255, i >> 8 & 255, i & 255]
+        mac = ":".join(f"{o:02x}" for o in octets)
         api.call("POST", "/v1/ports", {"node_uuid": node["uuid"], "address": mac}, ok=(201,))
         return str(node["uuid"])
 
@@ -136,12 +158,16 @@ def list_detail(api: Api, repeat: int = 3) -> dict[str, Any]:
         started = time.perf_counter()
         count = sum(1 for _ in api.pages("/v1/nodes/detail"))
         times.append((time.perf_counter() - started) * 1000)
-    return {"nodes": count, "ms": round(statistics.median(times), 1),
-            "runs_ms": [round(t, 1) for t in times]}  # fmt: skip
+    return {
+        "nodes": count,
+        "ms": round(statistics.median(times), 1),
+        "runs_ms": [round(t, 1) for t in times],
+    }
 
 
-def wait_settled(api: Api, uuids: set[str], target: str, interval: float,
-                 timeout: float) -> tuple[int, list[str]]:  # fmt: skip
+def wait_settled(
+    api: Api, uuids: set[str], target: str, interval: float, timeout: float
+) -> tuple[int, list[str]]:
     """Poll the node list until every node in ``uuids`` is stable in ``target`` and unlocked.
 
     Returns the number of polling rounds and the failures (``uuid: state: last_error``).
@@ -167,19 +193,29 @@ def wait_settled(api: Api, uuids: set[str], target: str, interval: float,
     return rounds, failures
 
 
-def lifecycle(api: Api, uuids: list[str], concurrency: int, interval: float,
-              timeout: float) -> dict[str, Any]:  # fmt: skip
+def lifecycle(
+    api: Api, uuids: list[str], concurrency: int, interval: float, timeout: float
+) -> dict[str, Any]:
     """Each verb for every node, C at a time, then wait until all have settled."""
     out: dict[str, Any] = {}
     for verb, target in PHASES:
         started = time.perf_counter()
-        run_pool(concurrency, uuids, lambda u, v=verb: api.call(  # type: ignore[misc]
-            "PUT", f"/v1/nodes/{u}/states/provision", {"target": v}, ok=(202,)))  # fmt: skip
+        run_pool(
+            concurrency,
+            uuids,
+            lambda u, v=verb: api.call(  # type: ignore[misc]
+                "PUT", f"/v1/nodes/{u}/states/provision", {"target": v}, ok=(202,)
+            ),
+        )
         sent = time.perf_counter() - started
         rounds, failures = wait_settled(api, set(uuids), target, interval, timeout)
         took = time.perf_counter() - started
-        out[verb] = {"seconds": round(took, 2), "requests_s": round(sent, 2),
-                     "poll_rounds": rounds, "failures": len(failures)}  # fmt: skip
+        out[verb] = {
+            "seconds": round(took, 2),
+            "requests_s": round(sent, 2),
+            "poll_rounds": rounds,
+            "failures": len(failures),
+        }
         if failures:
             raise RuntimeError(f"'{verb}' failed on {len(failures)} nodes, e.g. {failures[0]}")
     out["total_s"] = round(sum(p["seconds"] for p in out.values()), 2)
@@ -217,11 +253,14 @@ def server_usage(pids: list[int]) -> dict[str, float]:
             stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        peak_kib += next(int(line.split()[1]) for line in status.splitlines()
-                         if line.startswith("VmHWM:"))  # fmt: skip
+        peak_kib += next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
+        )
         ticks += int(stat[11]) + int(stat[12])
-    return {"peak_rss_mib": round(peak_kib / 1024, 1),
-            "cpu_s": round(ticks / os.sysconf("SC_CLK_TCK"), 1)}  # fmt: skip
+    return {
+        "peak_rss_mib": round(peak_kib / 1024, 1),
+        "cpu_s": round(ticks / os.sysconf("SC_CLK_TCK"), 1),
+    }
 
 
 class IngotServer:
@@ -234,12 +273,19 @@ class IngotServer:
             port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         exe = Path(sys.executable).parent / "ingot"
-        cmd = [str(exe) if exe.exists() else shutil.which("ingot") or "ingot", "serve",
-               "--state-dir", str(self.dir / "state"), "--port", str(port)]  # fmt: skip
+        cmd = [
+            str(exe) if exe.exists() else shutil.which("ingot") or "ingot",
+            "serve",
+            "--state-dir",
+            str(self.dir / "state"),
+            "--port",
+            str(port),
+        ]
         env = {**os.environ, "INGOT_DEPLOY__HTTP_PORT": "0", **(extra_env or {})}
         self.log = open(self.dir / "server.log", "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -247,8 +293,9 @@ class IngotServer:
                 break
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
+                    tail = (self.dir / "server.log").read_text()[-2000:]
                     self.stop()
-                    raise RuntimeError(f"ingot serve did not start; see {self.dir}/server.log")
+                    raise RuntimeError(f"ingot serve did not start:\n{tail}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:
@@ -265,9 +312,11 @@ class IngotServer:
 
 def compare(result: dict[str, Any]) -> dict[str, Any]:
     """Speed-ups over Ironic's figures and whether each target (10x, 1/3 memory) holds."""
-    ours = {"enroll": result["enroll"]["nodes_per_s"] / IRONIC["enroll_nodes_per_s"],
-            "list_detail": IRONIC["list_detail_ms"] / max(result["list_detail"]["ms"], 0.001),
-            "lifecycle": IRONIC["lifecycle_s"] / max(result["lifecycle"]["total_s"], 0.001)}  # fmt: skip
+    ours = {
+        "enroll": result["enroll"]["nodes_per_s"] / IRONIC["enroll_nodes_per_s"],
+        "list_detail": IRONIC["list_detail_ms"] / max(result["list_detail"]["ms"], 0.001),
+        "lifecycle": IRONIC["lifecycle_s"] / max(result["lifecycle"]["total_s"], 0.001),
+    }
     out: dict[str, Any] = {f"{k}_speedup": round(v, 1) for k, v in ours.items()}
     out.update({f"{k}_target_met": v >= 10 for k, v in ours.items()})
     rss = result.get("server", {}).get("peak_rss_mib")
@@ -283,8 +332,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     where.add_argument("--endpoint", help="Ironic API URL, e.g. http://127.0.0.1:6385")
     where.add_argument("--start-ingot", action="store_true", help="run a local ingot serve")
     ap.add_argument("--token", help="X-Auth-Token for a keystone-protected Ironic")
-    ap.add_argument("--server-pid", type=int, action="append", default=[],
-                    help="PID of the server (repeat; children count too) for peak RSS")  # fmt: skip
+    ap.add_argument(
+        "--server-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="PID of the server (repeat; children count too) for peak RSS",
+    )
     ap.add_argument("--nodes", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--poll-interval", type=float, default=0.2)
@@ -298,15 +352,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     endpoint = server.url if server else args.endpoint
     api = Api(endpoint, args.token)
     run_id = secrets.token_hex(3)
-    result: dict[str, Any] = {"endpoint": endpoint, "server": {}, "nodes": args.nodes,
-                              "concurrency": args.concurrency, "run_id": run_id,
-                              "date": time.strftime("%Y-%m-%d %H:%M:%S %z")}  # fmt: skip
+    result: dict[str, Any] = {
+        "endpoint": endpoint,
+        "server": {},
+        "nodes": args.nodes,
+        "concurrency": args.concurrency,
+        "run_id": run_id,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    }
     try:
         uuids, took = enroll(api, args.nodes, args.concurrency, run_id)
         result["enroll"] = {"seconds": round(took, 2), "nodes_per_s": round(args.nodes / took, 1)}
         result["list_detail"] = list_detail(api)
-        result["lifecycle"] = lifecycle(api, uuids, args.concurrency, args.poll_interval,
-                                        args.timeout)  # fmt: skip
+        result["lifecycle"] = lifecycle(
+            api, uuids, args.concurrency, args.poll_interval, args.timeout
+        )
         if pids:
             result["server"] = server_usage(pids)
         if not args.keep:
