@@ -43,7 +43,9 @@ class DefaultSection(BaseModel):
         default_factory=lambda: ["ipmitool", "redfish", "manual", "fake"]
     )
     enabled_raid_interfaces: list[str] = Field(default_factory=lambda: ["no-raid", "fake"])
-    enabled_rescue_interfaces: list[str] = Field(default_factory=lambda: ["no-rescue", "fake"])
+    enabled_rescue_interfaces: list[str] = Field(
+        default_factory=lambda: ["no-rescue", "agent", "fake"]
+    )
     enabled_storage_interfaces: list[str] = Field(default_factory=lambda: ["noop", "fake"])
     enabled_vendor_interfaces: list[str] = Field(default_factory=lambda: ["no-vendor", "fake"])
     default_resource_class: str | None = None

@@ -59,9 +59,20 @@ def server(tmp_path: Path) -> Iterator[Server]:
                 time.sleep(0.2)
         yield Server(url, f"http://127.0.0.1:{boot_port}", state, log)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        stop_process_group(proc)
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM the process group, SIGKILL it after ``timeout``; fine if it already exited."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
+        if proc.poll() is not None:
+            return
         try:
-            proc.wait(15)
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            return
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+            continue

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import VENV_BIN, Server, free_port
+from tests.e2e.conftest import VENV_BIN, Server, free_port, stop_process_group
 
 MAC = "52:54:00:12:34:56"
 
@@ -65,9 +64,7 @@ def start_agent(server: Server, root: Path, log: Path) -> subprocess.Popen[bytes
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+    stop_process_group(proc, timeout=10)
 
 
 def test_direct_deploy_with_real_agent(server: Server, tmp_path: Path) -> None:
@@ -90,7 +87,7 @@ def test_direct_deploy_with_real_agent(server: Server, tmp_path: Path) -> None:
     http = server.http
     r = http.post("/v1/nodes", json={
         "driver": "fake-hardware", "name": "d1", "boot_interface": "ipxe",
-        "deploy_interface": "direct",
+        "deploy_interface": "direct", "rescue_interface": "agent",
         "driver_info": {"deploy_kernel": str(tmp_path / "agent.kernel"),
                         "deploy_ramdisk": str(tmp_path / "agent.initramfs")},
     })  # fmt: skip
@@ -170,6 +167,23 @@ def test_direct_deploy_with_real_agent(server: Server, tmp_path: Path) -> None:
         None,
         "******",
     )
+
+    # Rescue: the agent ramdisk boots, receives the password (hashed) and stays as rescue system.
+    r = http.put(
+        "/v1/nodes/d1/states/provision", json={"target": "rescue", "rescue_password": "s3cret"}
+    )
+    assert r.status_code == 202, r.text
+    wait_for(server, "d1", {"rescue wait", "rescue failed"}, 30)
+    agent = start_agent(server, machine, tmp_path / "agent.log")
+    try:
+        node = wait_for(server, "d1", {"rescue", "rescue failed"}, 60)
+        assert node["provision_state"] == "rescue", node["last_error"]
+        stored = (machine / "rescue-password").read_text()
+        assert stored.startswith("sha512:") and "s3cret" not in stored
+    finally:
+        stop(agent)
+    assert http.put("/v1/nodes/d1/states/provision", json={"target": "unrescue"}).status_code == 202
+    wait_for(server, "d1", {"active"}, 30)
 
     # Undeploy: tear down, then automated cleaning on the agent erases the disk.
     http.patch("/v1/nodes/d1", json=[{"op": "replace", "path": "/automated_clean", "value": True}])

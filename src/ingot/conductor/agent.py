@@ -153,8 +153,9 @@ async def _continue(task: Task) -> None:
     elif state == states.CLEANWAIT:
         await clean.resume(task)
     elif state == states.RESCUEWAIT:
-        outcome.advance(task, "resume")
-        outcome.advance(task, "done", "The rescue ramdisk is up")
+        outcome.advance(task, "resume", "The rescue ramdisk called back")
+        await task.rescue.finalize(task)
+        outcome.advance(task, "done", "Node is in rescue mode")
     elif state == states.SERVICEWAIT:
         from ingot.conductor.provision import resume_service
 

@@ -50,10 +50,15 @@ async def _adopt(task: Task) -> None:
 
 
 async def _rescue(task: Task) -> None:
+    if await task.interfaces["rescue"].rescue(task) == states.RESCUEWAIT:  # type: ignore[attr-defined]
+        outcome.advance(task, "wait", "Rescue waits for the rescue ramdisk to boot")
+        return
+    task.set_internal("rescue_password", None)
     outcome.advance(task, "done", "Node is in rescue mode")
 
 
 async def _unrescue(task: Task) -> None:
+    await task.rescue.unrescue(task)
     task.set_internal("rescue_password", None)
     outcome.advance(task, "done", "Node left rescue mode")
 

@@ -56,6 +56,10 @@ class Task:
     def inspect(self) -> base.InspectInterface:
         return cast(base.InspectInterface, self._iface("inspect", base.InspectInterface))
 
+    @property
+    def rescue(self) -> base.RescueInterface:
+        return cast(base.RescueInterface, self._iface("rescue", base.RescueInterface))
+
     def _iface(self, kind: str, cls: Any) -> Any:
         impl = self.interfaces[kind]
         assert isinstance(impl, cls)

@@ -176,6 +176,16 @@ class FirmwareInterface(Interface):
 class RescueInterface(Interface):
     kind = "rescue"
 
+    async def rescue(self, task: Task) -> str | None:
+        """Boot the rescue system; return states.RESCUEWAIT to wait for it to call back."""
+        return None
+
+    async def finalize(self, task: Task) -> None:
+        """Hand the node over to the rescue system once it called back."""
+
+    async def unrescue(self, task: Task) -> None:
+        """Boot the deployed instance again."""
+
 
 class VendorInterface(Interface):
     kind = "vendor"

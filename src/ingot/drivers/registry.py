@@ -41,6 +41,7 @@ IMPLEMENTATIONS: dict[tuple[str, str], str] = {
     ("power", "ipmitool"): "ingot.drivers.ipmi.interfaces:IpmiPower",
     ("management", "ipmitool"): "ingot.drivers.ipmi.interfaces:IpmiManagement",
     ("power", "manual"): "ingot.drivers.manual:ManualPower",
+    ("rescue", "agent"): "ingot.drivers.agent.rescue:AgentRescue",
     ("power", "redfish"): "ingot.drivers.redfish.interfaces:RedfishPower",
     ("management", "redfish"): "ingot.drivers.redfish.interfaces:RedfishManagement",
 }

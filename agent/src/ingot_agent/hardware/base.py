@@ -118,6 +118,10 @@ class HardwareManager(abc.ABC):
     @abc.abstractmethod
     def reboot(self) -> None: ...
 
+    def rescue_password_path(self) -> str:
+        """Where the rescue ramdisk's setup reads the rescue user's password (as IPA)."""
+        return "/etc/ipa-rescue-config/ipa-rescue-password"
+
     def is_block_device_file(self, device: BlockDevice) -> bool:
         """True when the disk is a regular file (lab): sparse writes and hole punching are safe."""
         return os.path.isfile(device.path)

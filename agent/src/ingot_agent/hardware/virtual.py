@@ -163,5 +163,8 @@ class VirtualHardwareManager(HardwareManager):
     def system_log_sources(self) -> dict[str, list[str]]:
         return {}
 
+    def rescue_password_path(self) -> str:
+        return os.fspath(self.root_dir / "rescue-password")
+
     def machine_file(self) -> str:
         return os.fspath(self.root_dir / MACHINE_FILE)
