@@ -154,8 +154,7 @@ class Collection:
             after = jsonpatch.apply(before, body)
             changed = {
                 k: coerce(self.what, self.spec.by_name[k], v)
-                for k, v in after.items()
-                if before.get(k) != v
+                for k, v in jsonpatch.changed_fields(before, after).items()
             }
             if self.prepare:
                 changed = self.prepare(ctx, session, changed, obj)

@@ -75,6 +75,20 @@ def apply(doc: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The root fields a patch changed; a removed root field comes back as None.
+
+    ``remove /resource_class`` (what ``baremetal node unset`` sends) deletes the key from the
+    document; Ironic resets such a field to null (an empty dict for dict fields), so a removed
+    key must count as a change, not vanish from the diff.
+    """
+    return {
+        key: after.get(key)
+        for key in (*before, *(k for k in after if k not in before))
+        if key not in after or before.get(key) != after[key]
+    }
+
+
 def _parent(doc: dict[str, Any], path: str) -> tuple[Any, str]:
     tokens = _tokens(path)
     node: Any = doc

@@ -344,7 +344,7 @@ def update(
             raise NodeLocked(node.uuid, node.reservation)
         before = _patch_doc(ctx, session, node)
         after = jsonpatch.apply(before, body)
-        changed = {k: v for k, v in after.items() if before.get(k) != v}
+        changed = jsonpatch.changed_fields(before, after)
         for key in list(changed):
             spec = NODE.by_name[key]
             from ingot.api.resource import coerce
