@@ -70,6 +70,8 @@ class ResourceSpec:
         # Ironic always returns the identifier and links with a field selection.
         if "uuid" in visible and "uuid" not in names:
             names.insert(0, "uuid")
+        if "links" in visible and "links" not in names:
+            names.append("links")
         return names
 
     def check_create(self, ctx: Ctx, body: Any) -> dict[str, Any]:

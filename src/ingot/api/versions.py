@@ -108,6 +108,7 @@ FEATURES: dict[str, int] = {
     "node.shard": 82,
     "shards": 82,
     "node.parent_node": 83,
+    "continue_inspection": 84,
     "unhold_verb": 85,
     "node.firmware_interface": 86,
     "node.service_step": 87,

@@ -14,6 +14,7 @@ router = APIRouter()
 _V1_RESOURCES = (
     "chassis", "nodes", "ports", "drivers", "portgroups", "volume", "lookup", "heartbeat",
     "conductors", "allocations", "deploy_templates", "shards", "runbooks", "inspection_rules",
+    "continue_inspection",
 )  # fmt: skip
 _RESOURCE_FEATURE = {
     "portgroups": "portgroups",
@@ -26,6 +27,7 @@ _RESOURCE_FEATURE = {
     "shards": "shards",
     "runbooks": "runbooks",
     "inspection_rules": "inspection_rules",
+    "continue_inspection": "continue_inspection",
 }
 
 
