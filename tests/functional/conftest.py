@@ -1,0 +1,154 @@
+"""Functional fixtures: a real ``ingot serve`` subprocess, driven by the real clients.
+
+One server per test module (starting one costs about a second); a module that needs other
+settings starts its own with :func:`running_server`. Helpers run python-ironicclient's
+``baremetal`` CLI and build an openstacksdk connection pointed at the noauth endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+VENV_BIN = Path(sys.executable).parent
+SERVER_ENV = {
+    "INGOT_DEPLOY__HTTP_PORT": "0",  # no embedded boot server: it would need a fixed port
+    "INGOT_CONDUCTOR__SYNC_POWER_STATE_INTERVAL": "0",
+    "INGOT_CONDUCTOR__CHECK_PROVISION_STATE_INTERVAL": "0",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class IngotServer:
+    """A running ``ingot serve``: its URL, state directory and combined stdout/stderr log."""
+
+    url: str
+    state_dir: Path
+    log: Path
+    pid: int
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"X-OpenStack-Ironic-API-Version": "latest"}, timeout=10
+        )
+
+
+@contextlib.contextmanager
+def running_server(
+    workdir: Path, env: dict[str, str] | None = None, log_level: str = "info"
+) -> Iterator[IngotServer]:
+    """Start ``ingot serve`` on a free loopback port, wait for ``GET /``, stop it by PID."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = workdir / "server.log"
+    full_env = {**os.environ, **SERVER_ENV, **(env or {})}
+    cmd = [
+        str(VENV_BIN / "ingot"), "serve", "--state-dir", str(workdir / "state"),
+        "--port", str(port), "--log-level", log_level,
+    ]  # fmt: skip
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + "/", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(f"ingot serve exited early:\n{log.read_text()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ingot serve did not answer in 30 s:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield IngotServer(url=url, state_dir=workdir / "state", log=log, pid=proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngotServer]:
+    """One server per test module, with Ingot's default settings (automated cleaning on)."""
+    with running_server(tmp_path_factory.mktemp("ingot")) as srv:
+        yield srv
+
+
+class BaremetalCLI:
+    """python-ironicclient's ``baremetal`` command against one noauth endpoint."""
+
+    def __init__(self, url: str) -> None:
+        self.base = [str(VENV_BIN / "baremetal"), "--os-auth-type", "none", "--os-endpoint", url]
+
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 90
+    ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        proc = subprocess.run(
+            [*self.base, *args], capture_output=True, text=True, timeout=timeout, env=env
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"baremetal {' '.join(args)} failed ({proc.returncode}):\n"
+                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+            )
+        return proc
+
+    def json(self, *args: str) -> Any:
+        """Run a command with ``-f json`` and parse what it printed."""
+        return json.loads(self.run(*args, "-f", "json").stdout)
+
+    def fails(self, *args: str) -> str:
+        """Run a command that must fail; return its stderr for the message checks."""
+        proc = self.run(*args, check=False)
+        assert proc.returncode != 0, f"baremetal {' '.join(args)} unexpectedly worked"
+        return proc.stderr + proc.stdout
+
+
+@pytest.fixture(scope="module")
+def baremetal(server: IngotServer) -> BaremetalCLI:
+    return BaremetalCLI(server.url)
+
+
+def sdk_connection(url: str) -> Any:
+    """openstacksdk pointed at a noauth Ironic endpoint, ignoring any clouds.yaml or OS_*."""
+    import openstack
+
+    return openstack.connect(
+        auth_type="none",
+        baremetal_endpoint_override=url,
+        load_yaml_config=False,
+        load_envvars=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def conn(server: IngotServer) -> Iterator[Any]:
+    connection = sdk_connection(server.url)
+    yield connection
+    connection.close()
