@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
-from conftest import DATA, Invoke
+from typer.testing import Result
 
 from ingot.client import IngotClient
+
+Invoke = Callable[..., Result]
+DATA = Path(__file__).parent / "data"
 
 SEED000 = DATA / "seed000_instackenv.json"
 RACK = DATA / "fake_rack.json"
@@ -140,8 +144,11 @@ def test_secrets_are_never_printed(cli: Invoke, tmp_path: Path) -> None:
 
 def test_invalid_inventory_creates_nothing(cli: Invoke, api: IngotClient, tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"nodes": [{"name": "bad-0", "pm_type": "fake", "mac": ["zz"]},
-                                          {"name": "bad-1", "pm_type": "warp_drive"}]}))  # fmt: skip
+    nodes = [
+        {"name": "bad-0", "pm_type": "fake", "mac": ["zz"]},
+        {"name": "bad-1", "pm_type": "warp_drive"},
+    ]
+    path.write_text(json.dumps({"nodes": nodes}))
     result = cli("import", str(path), expect=1)
     message = str(result.exception)
     assert "nodes[0]" in message or "node #0" in message
