@@ -46,7 +46,9 @@ def import_inventory(
         False, "--update-secrets", help="Resend passwords to nodes that already have one."
     ),
     concurrency: int = typer.Option(20, "--concurrency", min=1, help="Nodes driven at once."),
-    timeout: float = typer.Option(1800.0, "--timeout", help="Seconds allowed per step per node."),
+    timeout: float = typer.Option(
+        1800.0, "--step-timeout", help="Seconds allowed per step per node."
+    ),
 ) -> None:
     """Import an inventory: create or update nodes and ports, then manage/inspect/provide.
 

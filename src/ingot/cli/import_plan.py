@@ -60,6 +60,13 @@ class Existing:
     portgroups: list[JSON]
     chassis: list[JSON]
 
+    def __post_init__(self) -> None:
+        self._by: dict[str, dict[Any, JSON]] = {
+            key: {n[key]: n for n in self.nodes if n.get(key) is not None}
+            for key in ("uuid", "name")
+        }
+        self._ports = {str(p.get("address", "")).lower(): p for p in self.ports}
+
     @classmethod
     def fetch(cls, api: IngotClient) -> Existing:
         return cls(
@@ -67,12 +74,10 @@ class Existing:
         )
 
     def node_by(self, key: str, value: Any) -> JSON | None:
-        return next((n for n in self.nodes if value is not None and n.get(key) == value), None)
+        return self._by[key].get(value) if value is not None else None
 
     def port_by_mac(self, mac: str) -> JSON | None:
-        return next(
-            (p for p in self.ports if str(p.get("address", "")).lower() == mac.lower()), None
-        )
+        return self._ports.get(mac.lower())
 
 
 def plan_import(
