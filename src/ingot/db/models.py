@@ -251,3 +251,42 @@ class NodeInventory(Timestamped, Base):
     )
     inventory: Mapped[dict[str, Any]] = mapped_column(default=dict)
     plugin_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Allocation(Timestamped, Base):
+    """A request for a node by resource class, traits and capabilities, as Ironic's allocations.
+
+    While active, the node's ``instance_uuid`` is the allocation's UUID and its
+    ``allocation_id`` points here; the node is freed when the allocation is deleted.
+    """
+
+    __tablename__ = "allocations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    name: Mapped[str | None] = mapped_column(String(255), unique=True)
+    node_id: Mapped[int | None] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(15))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    resource_class: Mapped[str | None] = mapped_column(String(80))
+    traits: Mapped[list[Any]] = mapped_column(default=list)
+    candidate_nodes: Mapped[list[Any]] = mapped_column(default=list)
+    # Ingot extension: Nova-style capability requirements, e.g. {"profile": "compute"}.
+    capabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class InspectionRule(Timestamped, Base):
+    """A rule applied to a node's inspection data: if all conditions hold, run the actions."""
+
+    __tablename__ = "inspection_rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    description: Mapped[str | None] = mapped_column(String(255))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    phase: Mapped[str] = mapped_column(String(16), default="main")
+    conditions: Mapped[list[Any]] = mapped_column(default=list)
+    actions: Mapped[list[Any]] = mapped_column(default=list)
