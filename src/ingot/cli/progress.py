@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ingot.client import JSON, IngotClient, ProvisionFailed, WaitTimeout, provision_outcome
@@ -67,4 +68,4 @@ def wait_with_progress(
 
 def report_failures(console: Console, failures: dict[str, str], what: str) -> None:
     for ident, why in failures.items():
-        console.print(f"[red]✗ {ident}[/red]: {what} failed: {why}")
+        console.print(f"[red]✗ {escape(ident)}[/red]: {escape(what)}: {escape(why)}")
