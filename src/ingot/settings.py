@@ -126,6 +126,13 @@ class AgentSection(BaseModel):
     agent_verify_ca: bool = False
 
 
+class InspectionRulesSection(BaseModel):
+    """Ironic's ``[inspection_rules]`` options."""
+
+    built_in_rules: Path | None = None  # a YAML list of rules applied after every inspection
+    mask_secrets: Literal["always", "never", "sensitive"] = "always"
+
+
 class IngotSettings(BaseSettings):
     """All of Ingot's settings; sections mirror ``ironic.conf``."""
 
@@ -140,6 +147,7 @@ class IngotSettings(BaseSettings):
     deploy: DeploySection = Field(default_factory=DeploySection)
     pxe: PxeSection = Field(default_factory=PxeSection)
     agent: AgentSection = Field(default_factory=AgentSection)
+    inspection_rules: InspectionRulesSection = Field(default_factory=InspectionRulesSection)
 
     @property
     def boot_root(self) -> Path:

@@ -221,3 +221,51 @@ RUNBOOK = _steps_resource(
     Field("public", "bool"),
     Field("owner", max_length=255),
 )
+
+
+def _shown(*fields: Field) -> list[Field]:
+    """Allocations and inspection rules show every field in lists, as Ironic does."""
+    return [Field(**{**f.__dict__, "detail_only": False}) for f in fields]
+
+
+ALLOCATION = ResourceSpec(
+    "allocation",
+    _shown(
+        Field("uuid", "uuid", patch=False),
+        Field("created_at", "datetime", create=False, patch=False),
+        Field("updated_at", "datetime", create=False, patch=False),
+        Field("name", max_length=255),
+        Field("node_uuid", create=False, patch=False, column=False),
+        Field("state", create=False, patch=False),
+        Field("last_error", create=False, patch=False),
+        Field("resource_class", max_length=80, patch=False),
+        Field("traits", "list", patch=False),
+        Field("candidate_nodes", "list", patch=False),
+        Field("owner", max_length=255, patch=False, feature="allocation.owner"),
+        Field("extra", "dict"),
+        # Ingot extension: Nova-style capabilities, e.g. {"profile": "compute"}
+        Field("capabilities", "dict", patch=False),
+        Field("links", "list", create=False, patch=False, column=False),
+    ),
+    sort_keys=frozenset(
+        {"uuid", "name", "created_at", "updated_at", "state", "resource_class", "owner"}
+    ),
+)
+
+INSPECTION_RULE = ResourceSpec(
+    "inspection rule",
+    _shown(
+        Field("uuid", "uuid", patch=False),
+        Field("created_at", "datetime", create=False, patch=False),
+        Field("updated_at", "datetime", create=False, patch=False),
+        Field("description", max_length=255),
+        Field("priority", "int", nullable=False),
+        Field("sensitive", "bool", nullable=False),
+        Field("phase", max_length=16, nullable=False),
+        Field("conditions", "list"),
+        Field("actions", "list", nullable=False),
+        Field("built_in", "bool", create=False, patch=False, column=False),
+        Field("links", "list", create=False, patch=False, column=False),
+    ),
+    sort_keys=frozenset({"uuid", "priority", "phase", "description", "created_at"}),
+)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ingot.conductor import rules
 from ingot.conductor.task import Task
 from ingot.db import history, models
 
@@ -90,6 +91,8 @@ def apply_inventory(task: Task, inventory: dict[str, Any], data: dict[str, Any])
         f"Inspection data stored: {summary}; new ports: {', '.join(added) or 'none'}",
         severity=history.INFO,
     )
+    if rules.apply_rules(task, inventory, plugin_data):  # may raise RuleFailed ("fail" action)
+        task.save()
 
 
 def _llc(nic: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter
 
-from ingot.api.routes import agent, drivers, node_actions, nodes, ports, root, simple
+from ingot.api.routes import (
+    agent,
+    allocations,
+    drivers,
+    inspection_rules,
+    node_actions,
+    nodes,
+    ports,
+    root,
+    simple,
+)
 
 ROUTERS: list[APIRouter] = [
     root.router,
@@ -15,4 +25,6 @@ ROUTERS: list[APIRouter] = [
     simple.router,
     *[c.routes() for c in simple.COLLECTIONS],
     drivers.router,
+    allocations.router,
+    inspection_rules.router,
 ]

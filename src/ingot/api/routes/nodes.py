@@ -67,11 +67,21 @@ def node_view(
             )
             chassis = {r.id: r.uuid for r in rows}
     conductor = ctx.services.conductor
+    allocations: dict[int, str] = {}
+    if "allocation_uuid" in names:
+        alloc_ids = {n.allocation_id for n in nodes if n.allocation_id}
+        if alloc_ids:
+            rows = session.execute(
+                select(models.Allocation.id, models.Allocation.uuid).where(
+                    models.Allocation.id.in_(alloc_ids)
+                )
+            )
+            allocations = {r.id: r.uuid for r in rows}
     computed = {
         "traits": lambda n: traits.get(n.id, []),
         "links": lambda n: ctx.link("nodes", n.uuid),
         "conductor": lambda n: conductor.owner_of(n) if conductor else None,
-        "allocation_uuid": lambda n: None,
+        "allocation_uuid": lambda n: allocations.get(n.allocation_id),
         "chassis_uuid": lambda n: chassis.get(n.chassis_id) if n.chassis_id else None,
         "ports": lambda n: ctx.link("nodes", n.uuid, "ports"),
         "states": lambda n: ctx.link("nodes", n.uuid, "states"),
