@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingot.api import errors
@@ -28,6 +29,7 @@ def create_app(services: Services) -> FastAPI:
     app.add_exception_handler(IngotError, errors.handle_ingot_error)
     app.add_exception_handler(StarletteHTTPException, errors.handle_http_error)
     app.add_exception_handler(RequestValidationError, errors.handle_validation_error)
+    app.add_exception_handler(IntegrityError, errors.handle_integrity_error)
     app.add_exception_handler(Exception, errors.handle_unexpected)
     app.add_middleware(AuthMiddleware, settings=services.settings.api)
     app.add_middleware(VersionMiddleware)

@@ -8,6 +8,7 @@ import logging
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingot.errors import IngotError, NotAcceptable
@@ -57,6 +58,19 @@ async def handle_validation_error(_request: Request, exc: Exception) -> JSONResp
         loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "body", "path")]
         problems.append(f"{'.'.join(loc) or 'request'}: {err.get('msg')}")
     return JSONResponse(error_body(400, "Invalid request: " + "; ".join(problems)), 400)
+
+
+async def handle_integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A UNIQUE/foreign-key violation the route's own checks missed (e.g. two clients
+    creating the same name at once): a 409 naming the constraint, not a 500."""
+    assert isinstance(exc, IntegrityError)
+    detail = str(exc.orig).splitlines()[0] if exc.orig is not None else "constraint violated"
+    LOG.info("integrity conflict: %s", detail)
+    return JSONResponse(
+        error_body(409, f"The request conflicts with existing data ({detail}). Use another "
+                   "value or remove the existing resource first."),
+        status_code=409,
+    )  # fmt: skip
 
 
 async def handle_unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -227,6 +227,8 @@ def _set_maintenance(ctx: Ctx, ident: str, on: bool, reason: str | None) -> None
 def put_maintenance(
     ident: str, body: Any = Depends(json_body), ctx: Ctx = Depends(get_ctx)
 ) -> Response:
+    if body is not None and not isinstance(body, dict):
+        raise InvalidInput('The body of a maintenance request must be {"reason": "..."} or empty.')
     reason = body.get("reason") if isinstance(body, dict) else None
     if reason is not None and not isinstance(reason, str):
         raise InvalidInput("'reason' must be a string.")

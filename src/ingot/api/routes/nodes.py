@@ -215,6 +215,13 @@ def _fill_interfaces(ctx: Ctx, node: models.Node, reset: bool) -> None:
 
 
 def _unique_checks(session: Session, node: models.Node) -> None:
+    # no_autoflush: a pending rename would otherwise be flushed by these very queries and
+    # hit the UNIQUE constraint as a 500 before we could answer with a 409.
+    with session.no_autoflush:
+        _check_unique(session, node)
+
+
+def _check_unique(session: Session, node: models.Node) -> None:
     N = models.Node
     if node.name is not None:
         clash = session.scalar(select(N.id).where(N.name == node.name, N.id != node.id))
