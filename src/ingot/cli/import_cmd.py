@@ -100,6 +100,8 @@ def show_plan(plans: list[NodePlan], dry_run: bool) -> None:
     for plan in plans:
         if plan.action == "create":
             detail = [f"driver={plan.request.node.get('driver')}"]
+            detail += [f"add port group {g.get('name') or g.get('address')}"
+                       for g in plan.request.portgroups]  # fmt: skip
             detail += [f"add port {p['address']}" for p in plan.new_ports]
         elif plan.action == "conflict":
             detail = [plan.reason]

@@ -154,3 +154,39 @@ def test_invalid_inventory_creates_nothing(cli: Invoke, api: IngotClient, tmp_pa
     assert "nodes[0]" in message or "node #0" in message
     assert "warp_drive" in message
     assert all(n["name"] not in ("bad-0", "bad-1") for n in api.list_nodes(fields=["name"]))
+
+
+def test_seed004_pxe_ipmitool_maps_to_ipmi_with_its_sizes(cli: Invoke, api: IngotClient) -> None:
+    path = DATA / "seed004_new_node.json"
+    plan = cli("import", str(path), "--dry-run")
+    assert "'pxe_ipmitool' is a retired classic driver" in plan.output
+    assert "unexpanded variable" in plan.output
+    cli("import", str(path))
+    node = api.get_node("blade-ocp-node-1")
+    assert node["driver"] == "ipmi" and node["boot_interface"] == "pxe"
+    assert node["driver_info"]["ipmi_address"] == "127.0.0.1"
+    assert node["driver_info"]["ipmi_password"] == "******"
+    assert {k: node["properties"][k] for k in ("cpus", "memory_mb", "local_gb")} == {
+        "cpus": 2,
+        "memory_mb": 4096,
+        "local_gb": 40,
+    }
+    assert [p["address"] for p in api.list_ports(node="blade-ocp-node-1")] == ["18:db:f2:8c:d5:fa"]
+
+
+def test_ironic_file_creates_chassis_portgroups_and_ports(cli: Invoke, api: IngotClient) -> None:
+    path = DATA / "rack_bonded.yaml"
+    assert "add port group bond0" in cli("import", str(path), "--dry-run").output
+    cli("import", str(path))
+    node = api.get_node("bonded-0")
+    chassis = [c for c in api.list_chassis() if c["description"] == "functional-test rack"]
+    assert len(chassis) == 1 and node["chassis_uuid"] == chassis[0]["uuid"]
+    groups = api.list_portgroups(node="bonded-0")
+    assert [g["name"] for g in groups] == ["bond0"]
+    ports = {p["address"]: p for p in api.list_ports(node="bonded-0")}
+    assert ports["52:54:00:f0:00:10"]["portgroup_uuid"] == groups[0]["uuid"]
+    assert ports["52:54:00:f0:00:11"]["portgroup_uuid"] == groups[0]["uuid"]
+    assert ports["52:54:00:f0:00:12"]["portgroup_uuid"] is None
+    again = cli("import", str(path))
+    assert "1 unchanged" in again.output
+    assert len([c for c in api.list_chassis() if c["description"] == "functional-test rack"]) == 1
