@@ -16,8 +16,12 @@ from ingot.cli.watch import watch
 from ingot.client import DEFAULT_URL
 from ingot.errors import IngotError
 
-app = typer.Typer(no_args_is_help=True, add_completion=True,
-                  help="Ingot: bare-metal provisioning with an Ironic-compatible API.")  # fmt: skip
+HELP = """Ingot: bare-metal provisioning with an Ironic-compatible API.
+
+Examples: `ingot import instackenv.json --manage --provide` ·
+`ingot node list --state available` · `ingot node deploy compute-0 --wait 1800` ·
+`ingot watch`"""
+app = typer.Typer(no_args_is_help=True, add_completion=True, help=HELP)
 app.command()(serve)
 node_actions.register(node.app)
 app.add_typer(node.app, name="node")
