@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import http, run_command
 
+from conftest import http, run_command
 from ingot_agent.agent import Agent
 
 

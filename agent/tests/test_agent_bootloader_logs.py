@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from conftest import MiB, http, make_disk_image, run_command
-
 from ingot_agent.agent import Agent
 from ingot_agent.partition_table import EFI_SYSTEM_GUID, LINUX_FS_GUID, create_gpt
 

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import MiB, make_agent, make_disk_image, run_command, write_machine
 
+from conftest import MiB, make_agent, make_disk_image, run_command, write_machine
 from ingot_agent.agent import Agent
 from ingot_agent.erase import erase_device
 from ingot_agent.hardware.base import BlockDevice

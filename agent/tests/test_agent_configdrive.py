@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import MiB, make_disk_image, run_command
 
+from conftest import MiB, make_disk_image, run_command
 from ingot_agent.agent import Agent
 from ingot_agent.configdrive import decode_configdrive
 from ingot_agent.errors import ConfigDriveError

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import MiB, run_command, write_machine
 
+from conftest import MiB, run_command, write_machine
 from ingot_agent.agent import Agent
 from ingot_agent.hardware.linux import GenericHardwareManager
 from ingot_agent.hardware.virtual import MachineDescriptionError, VirtualHardwareManager

@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import http, make_agent
 
+from conftest import http, make_agent
 from ingot_agent.errors import LookupNodeError
 from ingot_agent.ironic_client import IronicClient
 

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.unit.api.test_smoke_api import wait_state
 
 from ingot.lab.bmc.ipmi import IpmiBmcServer, start_ipmi_bmcs
 from ingot.lab.machine import VirtualMachine
+from tests.unit.api.test_smoke_api import wait_state
 
 
 @pytest.fixture
