@@ -144,6 +144,8 @@ def _named_args(
     op: str, args: Any, table: Mapping[str, tuple[tuple[str, ...], ...]]
 ) -> dict[str, Any]:
     required, optional = table[op]
+    if isinstance(args, list) and required == ("values",):
+        return {"values": args}  # eq/lt/gt with a bare list: the list is the values
     if isinstance(args, list):
         if len(args) < len(required):
             raise InvalidInput(f"'{op}' needs argument(s) {', '.join(required)}.")
@@ -312,12 +314,18 @@ def _loop_items(entry: Mapping[str, Any]) -> list[Any] | None:
     return [loop] if isinstance(loop, dict) else list(loop)
 
 
+def _fill(args: dict[str, Any], scope: dict[str, Any], item: Any) -> Any:
+    """Interpolate; with a loop item twice, since items may themselves hold fields."""
+    once = interpolate(args, scope)
+    return once if item is None else interpolate(once, scope)
+
+
 def _check(entry: Mapping[str, Any], run: _Run, mask: bool) -> bool:
     op, inverted = _split_op(entry["op"])
     items = _loop_items(entry)
 
     def once(item: Any) -> bool:
-        args = interpolate(_named_args(op, entry["args"], _OP_ARGS), run.scope(mask, item))
+        args = _fill(_named_args(op, entry["args"], _OP_ARGS), run.scope(mask, item), item)
         if item is not None and "force_strings" in _OP_ARGS[op][1]:
             args["force_strings"] = True
         result = bool(OPERATORS[op](**args))
@@ -339,7 +347,7 @@ def _check(entry: Mapping[str, Any], run: _Run, mask: bool) -> bool:
 def _act(entry: Mapping[str, Any], run: _Run, mask: bool) -> None:
     op = entry["op"]
     for item in _loop_items(entry) or [None]:
-        args = interpolate(_named_args(op, entry["args"], _ACTION_ARGS), run.scope(mask, item))
+        args = _fill(_named_args(op, entry["args"], _ACTION_ARGS), run.scope(mask, item), item)
         _ACTIONS[op](run, **args)
 
 
