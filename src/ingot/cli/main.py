@@ -10,6 +10,7 @@ from rich.console import Console
 
 from ingot.cli import node, node_actions, port
 from ingot.cli.connection import URL_ENVVARS, Connection
+from ingot.cli.explain import explain
 from ingot.cli.import_cmd import import_inventory
 from ingot.cli.serve import serve
 from ingot.cli.watch import watch
@@ -28,6 +29,7 @@ app.add_typer(node.app, name="node")
 app.add_typer(port.app, name="port")
 app.command("import")(import_inventory)
 app.command("watch")(watch)
+app.command("explain")(explain)
 
 
 @app.callback()
