@@ -94,7 +94,7 @@ class Ctx:
 
     def link(self, *parts: str) -> list[dict[str, str]]:
         """Ironic's self + bookmark link pair for a resource path."""
-        path = "/".join(p.strip("/") for p in parts)
+        path = "/".join(parts) if all("/" not in p for p in parts) else _join(parts)
         return [
             {"href": f"{self.base_url}/v1/{path}", "rel": "self"},
             {"href": f"{self.base_url}/{path}", "rel": "bookmark"},
@@ -103,6 +103,10 @@ class Ctx:
     @property
     def db(self) -> Database:
         return self.services.db
+
+
+def _join(parts: tuple[str, ...]) -> str:
+    return "/".join(p.strip("/") for p in parts)
 
 
 def get_ctx(request: Request) -> Ctx:

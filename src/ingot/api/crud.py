@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from ingot.api import jsonpatch
 from ingot.api.context import Ctx, get_ctx, json_body
 from ingot.api.pagination import apply_page, next_link, page_params
-from ingot.api.resource import ResourceSpec, coerce, serialize
+from ingot.api.resource import ResourceSpec, coerce, serializer
 from ingot.db.queries import get_by_uuid
 from ingot.errors import InvalidInput, NotAcceptable, NotFound
 
@@ -58,7 +58,8 @@ class Collection:
     ) -> list[dict[str, Any]]:
         computed = self.computed(ctx, session, objs) if self.computed else {}
         computed.setdefault("links", lambda o: ctx.link(self.path, o.uuid))
-        return [serialize(o, names, self.spec, computed) for o in objs]
+        one = serializer(names, self.spec, computed)
+        return [one(o) for o in objs]
 
     def list(
         self,

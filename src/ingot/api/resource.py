@@ -17,6 +17,7 @@ from ingot.api.context import Ctx
 from ingot.errors import InvalidInput, NotAcceptable
 from ingot.values import parse_bool
 
+_UNLOADED = object()
 _MAC_RE = re.compile(r"^([0-9a-f]{2})([:-]?[0-9a-f]{2}){5}$")
 
 
@@ -189,17 +190,42 @@ def serialize(
     computed: Mapping[str, Callable[[Any], Any]] | None = None,
 ) -> dict[str, Any]:
     """Build the response dict for ``obj`` with the given field names."""
-    out: dict[str, Any] = {}
+    return serializer(names, spec, computed)(obj)
+
+
+def serializer(
+    names: Iterable[str],
+    spec: ResourceSpec,
+    computed: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> Callable[[Any], dict[str, Any]]:
+    """:func:`serialize` with the field lookups done once, for lists.
+
+    Looking each field up per object was a sixth of ``GET /v1/nodes/detail``'s time.
+    """
+    plan: list[tuple[str, Callable[[Any], Any] | None, bool]] = []
     for name in names:
         f = spec.by_name.get(name)
         if f is None:
             continue
         if not f.column:
             if computed is not None and name in computed:
-                out[name] = computed[name](obj)
+                plan.append((name, computed[name], False))
             continue
-        value = getattr(obj, name)
-        if f.kind == "datetime":
-            value = iso(value)
-        out[name] = value
-    return out
+        plan.append((name, None, f.kind == "datetime"))
+
+    def one(obj: Any) -> dict[str, Any]:
+        # Loaded ORM columns sit in the instance __dict__; reading them there skips the
+        # attribute instrumentation (expired or unloaded ones still go through getattr).
+        loaded = getattr(obj, "__dict__", {})
+        out: dict[str, Any] = {}
+        for name, fn, is_datetime in plan:
+            if fn is not None:
+                out[name] = fn(obj)
+                continue
+            value = loaded.get(name, _UNLOADED)
+            if value is _UNLOADED:
+                value = getattr(obj, name)
+            out[name] = iso(value) if is_datetime else value
+        return out
+
+    return one

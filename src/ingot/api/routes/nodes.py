@@ -15,7 +15,7 @@ from ingot import states
 from ingot.api import jsonpatch
 from ingot.api.context import Ctx, get_ctx, json_body
 from ingot.api.pagination import apply_page, next_link, page_params
-from ingot.api.resource import check_uuid, is_uuid_like, serialize
+from ingot.api.resource import check_uuid, is_uuid_like, serializer
 from ingot.api.secrets import mask_secrets
 from ingot.api.specs import NODE
 from ingot.db import models
@@ -89,8 +89,9 @@ def node_view(
         "volume": lambda n: ctx.link("nodes", n.uuid, "volume"),
     }
     out = []
+    one = serializer(names, NODE, computed)
     for node in nodes:
-        data = serialize(node, names, NODE, computed)
+        data = one(node)
         if "driver_info" in data:
             data["driver_info"] = mask_secrets(data["driver_info"])
         for key in ("instance_info", "driver_internal_info"):
