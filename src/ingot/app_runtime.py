@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from ingot.api.app import create_app
 from ingot.conductor.rpc import ConductorAPI
+from ingot.conductor.rules import load_built_in_rules
 from ingot.conductor.service import Conductor
 from ingot.db import Database, migrate
 from ingot.drivers.registry import DriverRegistry
@@ -25,6 +26,8 @@ def build_services(settings: IngotSettings) -> Services:
     settings.default.state_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url, busy_timeout_ms=settings.database.sqlite_busy_timeout_ms)
     migrate.upgrade(db)
+    # A broken built-in rules file is a start-up error, not a surprise at the first inspection.
+    load_built_in_rules(settings.inspection_rules.built_in_rules)
     return Services(settings=settings, db=db, drivers=DriverRegistry(settings))
 
 

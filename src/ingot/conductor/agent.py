@@ -187,9 +187,16 @@ def continue_inspection(conductor: Conductor, data: dict[str, Any]) -> dict[str,
         ident = node.uuid
     task = load_task(conductor, ident, lock=True)
     from ingot.conductor.inspection import apply_inventory
+    from ingot.conductor.rules import RuleFailed
 
     try:
         apply_inventory(task, inventory, data)
+    except RuleFailed as exc:
+        # An inspection rule's "fail" action: the node fails inspection, the agent is told.
+        task.dirty.clear()
+        outcome.fail(task, f"Inspection rule failed the node: {exc.message}")
+        task.release()
+        raise
     except BaseException:
         task.release()
         raise

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from ingot.conductor import clean, outcome, stepper
 from ingot.conductor.steps import apply_overrides, collect_steps, enabled_steps, validate_user_steps
@@ -52,12 +53,26 @@ async def _run(task: Task, *, resume: bool) -> None:
         outcome.advance(task, "done", "Deployment completed successfully")
 
 
+def _release_allocation(task: Task) -> None:
+    """Undeploying frees the node from its allocation, as Ironic does."""
+    if task.node.allocation_id is None:
+        return
+    allocation_id = task.node.allocation_id
+
+    def write(session: Session) -> None:
+        session.execute(delete(models.Allocation).where(models.Allocation.id == allocation_id))
+
+    task.conductor.services.db.run_write(write)
+    task.update(allocation_id=None)
+
+
 async def undeploy(task: Task) -> None:
     """From ``deleting``: tear the instance down, then clean automatically."""
     await task.deploy.tear_down(task)
     await task.boot.clean_up_instance(task)
     await task.deploy.clean_up(task)
     info = dict(task.node.instance_info)
+    _release_allocation(task)
     task.update(instance_info={}, instance_uuid=None, instance_name=None, deploy_step={})
     for key in ("deploy_steps", "deploy_step_index", "agent_url", "agent_secret_token"):
         task.set_internal(key, None)
