@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import yaml
+
 from tests.functional.conftest import BaremetalCLI, IngotServer
 
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.conftest import LATEST
 
 from ingot.settings import load_settings
+from tests.conftest import LATEST
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from tests.unit.api.test_smoke_api import wait_state
 
 from ingot import states
+from tests.unit.api.test_smoke_api import wait_state
 
 RECORDINGS = Path(__file__).parent / "ironic_responses"  # copied from a real Ironic 39 run
 FAKE_UUID = "39184901-2598-473d-aaa7-0257e6b26370"

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 from sqlalchemy import select
-from tests.unit.db.conftest import add_node
 
 from ingot.db import Database, locks, models
 from ingot.errors import NodeLocked, NotFound
+from tests.unit.db.conftest import add_node
 
 
 def _holder(db: Database, node_id: int) -> str | None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.unit.db.conftest import add_node
 
 from ingot.db import Database, migrate, models
+from tests.unit.db.conftest import add_node
 
 THREADS, WRITES = 8, 50
 
