@@ -62,6 +62,7 @@ def fresh_disk(path: Path, size: int) -> None:
     """An empty disk: one hole of ``size`` bytes, as the agent's discard leaves it."""
     with open(path, "wb") as fh:
         fh.truncate(size)
+    os.sync()  # nothing earlier (image files, the last run) may still be flushing meanwhile
 
 
 def fsync_file(path: Path) -> None:
