@@ -106,12 +106,16 @@ class BaremetalCLI:
         self.base = [str(VENV_BIN / "baremetal"), "--os-auth-type", "none", "--os-endpoint", url]
 
     def run(
-        self, *args: str, check: bool = True, timeout: float = 90
+        self, *args: str, check: bool = True, timeout: float = 90, retry: bool = True
     ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        started = time.monotonic()
+        # the client retries a 409 five times, 2 s apart; a test expecting one says so
+        options = [] if retry else ["--max-retries", "0"]
         proc = subprocess.run(
-            [*self.base, *args], capture_output=True, text=True, timeout=timeout, env=env
+            [*self.base, *options, *args], capture_output=True, text=True, timeout=timeout, env=env
         )
+        print(f"baremetal {' '.join(args)}: {time.monotonic() - started:.1f} s")
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"baremetal {' '.join(args)} failed ({proc.returncode}):\n"
@@ -125,7 +129,7 @@ class BaremetalCLI:
 
     def fails(self, *args: str) -> str:
         """Run a command that must fail; return its stderr for the message checks."""
-        proc = self.run(*args, check=False)
+        proc = self.run(*args, check=False, retry=False)
         assert proc.returncode != 0, f"baremetal {' '.join(args)} unexpectedly worked"
         return proc.stderr + proc.stdout
 
