@@ -1,0 +1,119 @@
+"""``ingot lab up|down|status|power``: the virtual lab of servers with real BMCs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ingot.errors import InvalidInput
+
+app = typer.Typer(no_args_is_help=True, help="A virtual lab: servers with IPMI/Redfish BMCs.")
+console = Console()
+PID_FILE = "lab.pid"
+
+
+@app.command()
+def up(
+    state_dir: Path = typer.Option(..., "--state-dir", help="Where the lab keeps its servers."),
+    nodes: int = typer.Option(3, "--nodes", min=1, max=250),
+    bmc: str = typer.Option("ipmi", "--bmc", help="ipmi, redfish, manual or mixed."),
+    boot: str = typer.Option("uefi", "--boot", help="bios or uefi."),
+    disk_gb: float = typer.Option(1.0, "--disk-gb", help="Sparse disk size per server."),
+    memory_mb: int = typer.Option(2048, "--memory-mb"),
+    cpus: int = typer.Option(2, "--cpus"),
+    boot_url: str = typer.Option("http://127.0.0.1:8088", "--boot-url",
+                                 help="Ingot's HTTP boot server ([deploy] http_url)."),
+    api_url: str = typer.Option("http://127.0.0.1:6385", "--api-url"),
+) -> None:  # fmt: skip
+    """Start the lab and keep it running until `ingot lab down` or Ctrl-C."""
+    from ingot.lab.runner import Lab, LabConfig
+
+    if bmc not in ("ipmi", "redfish", "manual", "mixed"):
+        raise InvalidInput(f"--bmc {bmc!r}: use ipmi, redfish, manual or mixed.")
+    if boot not in ("bios", "uefi"):
+        raise InvalidInput(f"--boot {boot!r}: use bios or uefi.")
+    config = LabConfig(state_dir, nodes, bmc, boot, disk_gb, memory_mb, cpus,  # type: ignore[arg-type]
+                       boot_url.rstrip("/"), api_url.rstrip("/"))  # fmt: skip
+    lab = Lab(config)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    lab.start()
+    pid_file = lab.dir / PID_FILE
+    pid_file.write_text(str(os.getpid()))
+    console.print(f"Lab with {nodes} servers is up; inventory: {lab.dir / 'inventory.json'}")
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lab.stop()
+        pid_file.unlink(missing_ok=True)
+        console.print("Lab stopped.")
+
+
+@app.command()
+def down(state_dir: Path = typer.Option(..., "--state-dir")) -> None:
+    """Stop a running lab by the PID it recorded."""
+    pid_file = state_dir / PID_FILE
+    if not pid_file.exists():
+        console.print(f"No lab is running in {state_dir}.")
+        return
+    pid = int(pid_file.read_text())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pid_file.unlink(missing_ok=True)
+        return
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pid_file.exists():
+        time.sleep(0.2)
+    if pid_file.exists():
+        os.kill(pid, signal.SIGKILL)
+        pid_file.unlink(missing_ok=True)
+    console.print("Lab stopped.")
+
+
+def _lab(state_dir: Path) -> dict[str, object]:
+    path = state_dir / "lab.json"
+    if not path.exists():
+        raise InvalidInput(f"No lab in {state_dir}: start one with `ingot lab up --state-dir`.")
+    data: dict[str, object] = json.loads(path.read_text())
+    return data
+
+
+@app.command()
+def status(state_dir: Path = typer.Option(..., "--state-dir")) -> None:
+    """The lab's servers: BMC, power, boot device, agent and what booted."""
+    table = Table("Name", "BMC", "Power", "Boot device", "Agent", "Booted as")
+    for m in _lab(state_dir)["machines"]:  # type: ignore[attr-defined]
+        bmc = m.get("bmc") or {}
+        where = f"{bmc.get('type')} :{bmc.get('port')}" if bmc.get("port") else bmc.get("type")
+        agent = f"pid {m['agent_pid']}" if m.get("agent_pid") else "-"
+        booted = m.get("booted_hostname") or (m.get("last_boot") or "-")
+        boot = f"{m['boot_device']}{'' if m['boot_persistent'] else ' (once)'}"
+        table.add_row(m["name"], str(where), m["power_state"], boot, agent, str(booted))
+    console.print(table)
+
+
+@app.command()
+def power(
+    node: str = typer.Argument(..., help="Lab server name, e.g. node-0."),
+    action: str = typer.Argument(..., help="on, off or reset."),
+    state_dir: Path = typer.Option(..., "--state-dir"),
+) -> None:
+    """Press a lab server's power button (for servers without a BMC)."""
+    url = _lab(state_dir)["control_url"]
+    response = httpx.post(f"{url}/power/{node}", json={"action": action}, timeout=10)
+    if response.status_code >= 400:
+        raise InvalidInput(f"The lab refused: {response.text.strip()}")
+    console.print(f"{node}: {action}")

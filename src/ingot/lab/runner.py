@@ -1,0 +1,204 @@
+"""The virtual lab: N servers, their BMCs (IPMI, Redfish or none), and its description files.
+
+``DIR/inventory.json`` is an instackenv-style inventory ready for ``ingot import`` or
+``baremetal create``-style tooling; ``DIR/lab.json`` is the lab's own live description
+(rewritten atomically on every change). A small HTTP control endpoint on loopback takes the
+agents' power callbacks (``standby.power_off``) and, for BMC-less servers, the operator's
+button presses (``ingot lab power NODE on``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Literal
+
+from ingot.lab.ports import free_port
+from ingot.lab.servers import GIB, ServerSpec, VirtualServer
+
+LOG = logging.getLogger(__name__)
+BmcKind = Literal["ipmi", "redfish", "manual", "mixed"]
+USERNAME = "admin"
+PASSWORD = "password"  # a lab default, written to inventory.json as operators' files have it
+
+
+@dataclass
+class LabConfig:
+    state_dir: Path
+    nodes: int = 3
+    bmc: BmcKind = "ipmi"
+    boot: Literal["bios", "uefi"] = "uefi"
+    disk_gb: float = 1.0
+    memory_mb: int = 2048
+    cpus: int = 2
+    boot_url: str = "http://127.0.0.1:8088"
+    api_url: str = "http://127.0.0.1:6385"
+
+
+def mac_for(index: int, nic: int = 0) -> str:
+    return f"52:54:00:1a:{nic:02x}:{index:02x}"
+
+
+class Lab:
+    """Start with :meth:`start`, stop with :meth:`stop` (both idempotent)."""
+
+    def __init__(self, config: LabConfig) -> None:
+        if not 1 <= config.nodes <= 250:
+            raise ValueError("a lab has 1 to 250 nodes")
+        self.config = config
+        self.dir = config.state_dir.resolve()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._control = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
+        self.control_url = f"http://127.0.0.1:{self._control.server_address[1]}"
+        self.servers = [self._server(i) for i in range(config.nodes)]
+        self._bmc_servers: list[Any] = []
+        self.bmc: dict[str, dict[str, Any]] = {}
+        self._threads: list[threading.Thread] = []
+
+    def _server(self, index: int) -> VirtualServer:
+        c = self.config
+        name = f"node-{index}"
+        spec = ServerSpec(name=name, macs=[mac_for(index)], disk_bytes=int(c.disk_gb * GIB),
+                          memory_mb=c.memory_mb, cpus=c.cpus, boot_mode=c.boot)  # fmt: skip
+        return VirtualServer(spec, self.dir / name, c.boot_url, f"{self.control_url}/power/{name}",
+                             on_change=self.write_state)  # fmt: skip
+
+    def _kind(self, index: int) -> str:
+        if self.config.bmc == "mixed":
+            return ("ipmi", "redfish")[index % 2]
+        return self.config.bmc
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        from ingot.lab.bmc.ipmi import start_ipmi_bmcs
+        from ingot.lab.bmc.redfish import start_redfish
+
+        kinds = {s.name: self._kind(i) for i, s in enumerate(self.servers)}
+        ipmi = [s for s in self.servers if kinds[s.name] == "ipmi"]
+        redfish = [s for s in self.servers if kinds[s.name] == "redfish"]
+        if ipmi:
+            server = start_ipmi_bmcs([(s.machine, 0) for s in ipmi], USERNAME, PASSWORD)
+            self._bmc_servers.append(server)
+            for s in ipmi:
+                self.bmc[s.name] = {"type": "ipmi", "address": "127.0.0.1",
+                                    "port": server.port_of(s.machine)}  # fmt: skip
+        if redfish:
+            rf = start_redfish([s.machine for s in redfish], 0, USERNAME, PASSWORD)
+            self._bmc_servers.append(rf)
+            for s in redfish:
+                self.bmc[s.name] = {"type": "redfish", "address": rf.url, "port": rf.port,
+                                    "system_id": rf.system_path(s.machine)}  # fmt: skip
+        for s in self.servers:
+            self.bmc.setdefault(s.name, {"type": "manual"})
+        thread = threading.Thread(target=self._control.serve_forever, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        self._deploy_ramdisk()
+        self.write_inventory()
+        self.write_state()
+        LOG.info("lab with %d servers up in %s", len(self.servers), self.dir)
+
+    def stop(self) -> None:
+        for s in self.servers:
+            s.stop_agent()
+        for bmc in self._bmc_servers:
+            bmc.stop()
+        self._bmc_servers.clear()
+        self._control.shutdown()
+        self._control.server_close()
+        self.write_state()
+
+    def _deploy_ramdisk(self) -> None:
+        """The lab firmware runs the agent itself; these stand in for kernel and initramfs."""
+        images = self.dir / "images"
+        images.mkdir(exist_ok=True)
+        (images / "agent.kernel").write_bytes(b"ingot lab: the firmware runs ingot-agent\n")
+        (images / "agent.initramfs").write_bytes(b"ingot lab: the firmware runs ingot-agent\n")
+
+    # --- description files ---------------------------------------------------------------
+
+    def write_inventory(self) -> None:
+        nodes = []
+        images = self.dir / "images"
+        for s in self.servers:
+            bmc = self.bmc[s.name]
+            entry: dict[str, Any] = {
+                "name": s.name,
+                "mac": s.spec.macs,
+                "arch": "x86_64",
+                "cpu": s.spec.cpus,
+                "memory": s.spec.memory_mb,
+                "disk": max(int(s.spec.disk_bytes / GIB), 1),
+                "kernel_id": str(images / "agent.kernel"),
+                "ramdisk_id": str(images / "agent.initramfs"),
+                "capabilities": f"boot_mode:{s.spec.boot_mode}",
+            }
+            if bmc["type"] == "ipmi":
+                entry.update(pm_type="ipmi", pm_addr="127.0.0.1", pm_port=bmc["port"],
+                             pm_user=USERNAME, pm_password=PASSWORD)  # fmt: skip
+            elif bmc["type"] == "redfish":
+                entry.update(pm_type="redfish", pm_addr=bmc["address"], pm_user=USERNAME,
+                             pm_password=PASSWORD, pm_system_id=bmc["system_id"])  # fmt: skip
+            else:
+                entry.update(pm_type="manual-management")
+            nodes.append(entry)
+        _write_json(self.dir / "inventory.json", {"nodes": nodes})
+
+    def write_state(self) -> None:
+        with self._write_lock:
+            data = {
+                "control_url": self.control_url,
+                "boot_url": self.config.boot_url,
+                "api_url": self.config.api_url,
+                "machines": [{**s.state(), "bmc": self.bmc.get(s.name)} for s in self.servers],
+            }
+            _write_json(self.dir / "lab.json", data)
+
+    def server(self, name: str) -> VirtualServer:
+        for s in self.servers:
+            if s.name == name:
+                return s
+        raise KeyError(f"no lab server named {name}")
+
+    # --- control endpoint ------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        lab = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                parts = self.path.strip("/").split("/")
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                    if len(parts) != 2 or parts[0] != "power":
+                        raise KeyError(self.path)
+                    action = {"off": "off", "on": "on", "reboot": "reset", "reset": "reset"}[
+                        str(body.get("action"))
+                    ]
+                    machine = lab.server(parts[1]).machine
+                    if action == "reset" and machine.get_power() == "off":
+                        action = "on"
+                    machine.power(action)  # type: ignore[arg-type]
+                except (KeyError, ValueError) as exc:
+                    self.send_error(404, f"unknown lab request: {exc}")
+                    return
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                LOG.debug("lab control: " + format, *args)
+
+        return Handler
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
