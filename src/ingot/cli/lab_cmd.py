@@ -106,6 +106,28 @@ def status(state_dir: Path = typer.Option(..., "--state-dir")) -> None:
 
 
 @app.command()
+def show(
+    node: str = typer.Argument(..., help="Lab server name, e.g. node-0."),
+    state_dir: Path = typer.Option(..., "--state-dir"),
+    lines: int = typer.Option(15, "--lines", help="Serial log lines to show."),
+) -> None:
+    """One lab server: its description, what it booted, and the end of its serial log."""
+    machines = {m["name"]: m for m in _lab(state_dir)["machines"]}  # type: ignore[attr-defined]
+    if node not in machines:
+        raise InvalidInput(f"No lab server {node!r}; the lab has {', '.join(machines)}.")
+    machine = machines[node]
+    table = Table("Field", "Value")
+    for key, value in machine.items():
+        table.add_row(key, json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+    console.print(table)
+    log = Path(machine["serial_log"])
+    if log.exists():
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        console.print("[bold]serial log:[/bold]")
+        console.print("\n".join(tail), markup=False, highlight=False)
+
+
+@app.command()
 def power(
     node: str = typer.Argument(..., help="Lab server name, e.g. node-0."),
     action: str = typer.Argument(..., help="on, off or reset."),

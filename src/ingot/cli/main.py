@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 from rich.console import Console
 
-from ingot.cli import image, node, node_actions, port, ramdisk
+from ingot.cli import image, lab_cmd, node, node_actions, port, ramdisk
 from ingot.cli.connection import URL_ENVVARS, Connection
 from ingot.cli.explain import explain
 from ingot.cli.import_cmd import import_inventory
@@ -27,6 +27,7 @@ app.command()(serve)
 node_actions.register(node.app)
 app.add_typer(node.app, name="node")
 app.add_typer(port.app, name="port")
+app.add_typer(lab_cmd.app, name="lab")
 app.add_typer(ramdisk.app, name="ramdisk")
 app.add_typer(image.app, name="image")
 app.command("import")(import_inventory)

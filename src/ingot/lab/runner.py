@@ -95,7 +95,10 @@ class Lab:
                 self.bmc[s.name] = {"type": "redfish", "address": rf.url, "port": rf.port,
                                     "system_id": rf.system_path(s.machine)}  # fmt: skip
         for s in self.servers:
-            self.bmc.setdefault(s.name, {"type": "manual"})
+            if s.name not in self.bmc:
+                # No BMC: like a real server set to network boot first in its firmware.
+                self.bmc[s.name] = {"type": "manual"}
+                s.machine.set_boot_device("pxe", persistent=True)
         thread = threading.Thread(target=self._control.serve_forever, daemon=True)
         thread.start()
         self._threads.append(thread)

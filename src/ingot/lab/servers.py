@@ -61,6 +61,7 @@ class VirtualServer:
     agent_port: int | None = field(default=None, init=False)
     booted_hostname: str | None = field(default=None, init=False)
     booted_uuid: str | None = field(default=None, init=False)
+    booted_keys: list[str] = field(default_factory=list, init=False)
     last_boot: str | None = field(default=None, init=False)
     _generation: int = field(default=0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -229,11 +230,18 @@ class VirtualServer:
             self.console("No bootable device.")
             self.last_boot = "none"
             return
-        meta = found
-        self.booted_hostname = meta.get("hostname")
-        self.booted_uuid = meta.get("uuid")
+        if not found:
+            self.console("Disk has a partition table but no config drive; booted unconfigured.")
+            self.last_boot = "disk"
+            return
+        self.booted_hostname = found.get("hostname")
+        self.booted_uuid = found.get("uuid")
+        keys = found.get("public_keys") or {}
+        self.booted_keys = list(keys.values()) if isinstance(keys, dict) else list(keys)
         self.last_boot = "disk"
         self.console(f"BOOTED-FROM-DISK hostname={self.booted_hostname} uuid={self.booted_uuid}")
+        for key in self.booted_keys:
+            self.console(f"authorized SSH key: {str(key)[:60]}")
 
     def state(self) -> dict[str, Any]:
         device, persistent = self.machine.get_boot_device()
@@ -252,6 +260,7 @@ class VirtualServer:
             "last_boot": self.last_boot,
             "booted_hostname": self.booted_hostname,
             "booted_uuid": self.booted_uuid,
+            "booted_ssh_keys": self.booted_keys,
         }
 
 
