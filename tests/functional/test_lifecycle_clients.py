@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,8 +120,14 @@ def test_power_boot_device_maintenance_and_validate(
     baremetal: BaremetalCLI, server: IngotServer
 ) -> None:
     def power() -> str:
+        """The power state once the asynchronous (202) change has settled."""
         with server.http() as http:
-            return str(http.get("/v1/nodes/ops-1").json()["power_state"])
+            for _ in range(200):
+                node = http.get("/v1/nodes/ops-1/states").json()
+                if node["target_power_state"] is None:
+                    break
+                time.sleep(0.05)
+            return str(node["power_state"])
 
     baremetal.run("node", "create", "--driver", "fake-hardware", "--name", "ops-1")
     baremetal.run("node", "manage", "ops-1", "--wait", "30")
