@@ -79,6 +79,8 @@ boot
 class TestImageSpec:
     """``kernel`` None: Debian's kernel via apt (its modules too); else bring ``modules_dir``."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     size_mb: int = 64
     kernel: Path | None = None
     modules_dir: Path | None = None
@@ -88,6 +90,9 @@ class TestImageSpec:
 
 @dataclass(frozen=True)
 class TestImage:
+    """The built image and its sha256 (for instance_info image_checksum)."""
+
+    __test__ = False
     path: Path
     size: int
     sha256: str
