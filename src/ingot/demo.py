@@ -105,7 +105,7 @@ def demo_image(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--nodes", type=int, default=4)
     parser.add_argument("--state-dir", type=Path, default=Path("demo-state"))
     parser.add_argument("--bmc", default="mixed", choices=["ipmi", "redfish", "mixed"])
     args = parser.parse_args(argv)
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     boot_url = f"http://127.0.0.1:{boot_port}"
     env = dict(os.environ)
     env.update(
+        COLUMNS=str(max(shutil.get_terminal_size().columns, 140)),
         INGOT_URL=api_url,
         INGOT_DEPLOY__HTTP_PORT=str(boot_port),
         INGOT_AGENT__POWER_OFF_TIMEOUT="15",
@@ -134,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
            "--bmc", args.bmc, "--boot-url", boot_url, "--api-url", api_url]  # fmt: skip
     with background("ingot serve", serve, state / "logs" / "serve.log", env):
         wait_http(api_url + "/", 60, "ingot serve")
-        with background("the lab", lab, state / "logs" / "lab.log", env):
+        with (
+            background("the lab", lab, state / "logs" / "lab.log", env),
+            operator(api_url, lab_dir),
+        ):
             wait_file(lab_dir / "inventory.json", 60, "ingot lab up")
             inventory = json.loads((lab_dir / "inventory.json").read_text())
             names = [n["name"] for n in inventory["nodes"]]
@@ -145,13 +149,78 @@ def main(argv: list[str] | None = None) -> int:
                 run("node", "set", name,
                     "--instance-info", f"image_source={boot_url}/demo-image.raw",
                     "--instance-info", f"image_checksum={checksum}", env=env)  # fmt: skip
-            for name in names:
-                drive = json.dumps({"meta_data": {"hostname": f"{name}.demo.example"}})
+            for index, name in enumerate(names):
+                drive = json.dumps(config_drive(name, index))
                 run("node", "deploy", name, "--config-drive", drive, env=env)
             _wait_active(api_url, names)
             run("node", "list", env=env)
             run("lab", "status", "--state-dir", str(lab_dir), env=env)
             return _verify(lab_dir, names)
+
+
+DEMO_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIngotDemoKeyOnlyForTheLabXXXXXXXXXXXXXXXXX demo@ingot"
+)
+
+
+def config_drive(name: str, index: int) -> dict[str, object]:
+    """What seed 002's operators pass: hostname, SSH key, cloud-config, bond + VLAN network."""
+    return {
+        "meta_data": {"hostname": f"{name}.demo.example", "public_keys": {"0": DEMO_KEY}},
+        "user_data": "#cloud-config\nusers:\n  - name: ops\n    groups: [wheel]\n"
+        "runcmd:\n  - [growpart, /dev/vda, '1']\n",
+        "network_data": [
+            {"device": "bond0", "type": "bond", "bond_mode": "1", "backend": ["eth0", "eth1"],
+             "address": f"192.0.2.{10 + index}", "netmask": "255.255.255.0",
+             "gateway": "192.0.2.1", "nameservers": ["192.0.2.53"]},
+            {"device": "bond0.100", "type": "vlan", "backend": ["bond0"],
+             "address": f"198.51.100.{10 + index}", "netmask": "255.255.255.0"},
+        ],
+    }  # fmt: skip
+
+
+@contextmanager
+def operator(api_url: str, lab_dir: Path) -> Iterator[None]:
+    """Plays the operator of the servers without a BMC: reads Ingot's ACTION NEEDED
+    requests and presses the lab's power button, saying so on screen."""
+    import threading
+
+    import httpx
+
+    from ingot.client import IngotClient
+
+    stop = threading.Event()
+    actions = {"power on": "on", "power off": "off", "soft power off": "off", "rebooting": "reset"}
+
+    def loop() -> None:
+        seen: dict[str, str] = {}
+        with IngotClient(api_url) as client:
+            while not stop.wait(0.5):
+                try:
+                    nodes = client.list_nodes(detail=True, driver="manual-management")
+                    lab = json.loads((lab_dir / "lab.json").read_text())
+                except Exception:
+                    continue
+                for node in nodes:
+                    request = (node.get("driver_internal_info") or {}).get("manual_power_request")
+                    if not request or seen.get(node["name"]) == request.get("at"):
+                        continue
+                    seen[node["name"]] = request["at"]
+                    action = actions.get(request.get("action"), "on")
+                    console.print(
+                        f'[bold yellow]operator[/]: Ingot says "{request["message"]}"'
+                        f" -> pressing it: ingot lab power {node['name']} {action}"
+                    )
+                    httpx.post(f"{lab['control_url']}/power/{node['name']}",
+                               json={"action": action}, timeout=10)  # fmt: skip
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
 
 
 def _wait_active(api_url: str, names: list[str]) -> None:
@@ -170,7 +239,8 @@ def _wait_active(api_url: str, names: list[str]) -> None:
 def _verify(lab_dir: Path, names: list[str]) -> int:
     machines = json.loads((lab_dir / "lab.json").read_text()).get("machines", [])
     booted = {m.get("name"): m.get("booted_hostname") for m in machines}
-    ok = all(booted.get(n) == f"{n}.demo.example" for n in names)
+    keys = {m.get("name"): m.get("booted_ssh_keys") for m in machines}
+    ok = all(booted.get(n) == f"{n}.demo.example" and keys.get(n) == [DEMO_KEY] for n in names)
     if ok:
         console.print(f"\n[bold green]All {len(names)} servers booted from disk as their hosts.[/]")
         return 0

@@ -30,6 +30,7 @@ def up(
     disk_gb: float = typer.Option(1.0, "--disk-gb", help="Sparse disk size per server."),
     memory_mb: int = typer.Option(2048, "--memory-mb"),
     cpus: int = typer.Option(2, "--cpus"),
+    nics: int = typer.Option(2, "--nics", min=1, max=8),
     boot_url: str = typer.Option("http://127.0.0.1:8088", "--boot-url",
                                  help="Ingot's HTTP boot server ([deploy] http_url)."),
     api_url: str = typer.Option("http://127.0.0.1:6385", "--api-url"),
@@ -41,8 +42,10 @@ def up(
         raise InvalidInput(f"--bmc {bmc!r}: use ipmi, redfish, manual or mixed.")
     if boot not in ("bios", "uefi"):
         raise InvalidInput(f"--boot {boot!r}: use bios or uefi.")
-    config = LabConfig(state_dir, nodes, bmc, boot, disk_gb, memory_mb, cpus,  # type: ignore[arg-type]
-                       boot_url.rstrip("/"), api_url.rstrip("/"))  # fmt: skip
+    config = LabConfig(
+        state_dir, nodes, bmc, boot, disk_gb, memory_mb, cpus, nics,  # type: ignore[arg-type]
+        boot_url.rstrip("/"), api_url.rstrip("/"),
+    )  # fmt: skip
     lab = Lab(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -140,7 +140,13 @@ def load_task(conductor: Conductor, ident: str, *, lock: bool) -> Task:
         with db.read() as session:
             node = session.get(models.Node, node_id)
             assert node is not None
-            ports = list(session.scalars(select(models.Port).where(models.Port.node_id == node_id)))
+            ports = list(
+                session.scalars(
+                    select(models.Port)
+                    .where(models.Port.node_id == node_id)
+                    .order_by(models.Port.id)
+                )
+            )
             session.expunge_all()
         task = Task(conductor, node, ports)
     except BaseException:

@@ -35,6 +35,7 @@ class LabConfig:
     disk_gb: float = 1.0
     memory_mb: int = 2048
     cpus: int = 2
+    nics: int = 2
     boot_url: str = "http://127.0.0.1:8088"
     api_url: str = "http://127.0.0.1:6385"
 
@@ -63,14 +64,16 @@ class Lab:
     def _server(self, index: int) -> VirtualServer:
         c = self.config
         name = f"node-{index}"
-        spec = ServerSpec(name=name, macs=[mac_for(index)], disk_bytes=int(c.disk_gb * GIB),
+        macs = [mac_for(index, nic) for nic in range(c.nics)]
+        spec = ServerSpec(name=name, macs=macs, disk_bytes=int(c.disk_gb * GIB),
                           memory_mb=c.memory_mb, cpus=c.cpus, boot_mode=c.boot)  # fmt: skip
         return VirtualServer(spec, self.dir / name, c.boot_url, f"{self.control_url}/power/{name}",
                              on_change=self.write_state)  # fmt: skip
 
     def _kind(self, index: int) -> str:
         if self.config.bmc == "mixed":
-            return ("ipmi", "redfish")[index % 2]
+            # Every fourth server has no BMC, as in seed 000's fake_pxe racks.
+            return ("ipmi", "redfish", "ipmi", "manual")[index % 4]
         return self.config.bmc
 
     # --- lifecycle -----------------------------------------------------------------------
