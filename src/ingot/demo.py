@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     checksum = demo_image(boot_root / "demo-image.raw")
 
     console.rule("[bold]Ingot demo: enroll, inspect, clean and deploy a virtual lab")
+    console.print(INTRO.format(n=args.nodes))
     serve = [str(BIN / "ingot"), "serve", "--state-dir", str(server_dir), "--port", str(api_port)]
     lab = [str(BIN / "ingot"), "lab", "up", "--nodes", str(args.nodes), "--state-dir", str(lab_dir),
            "--bmc", args.bmc, "--boot-url", boot_url, "--api-url", api_url]  # fmt: skip
@@ -157,6 +158,23 @@ def main(argv: list[str] | None = None) -> int:
             run("lab", "status", "--state-dir", str(lab_dir), env=env)
             return _verify(lab_dir, names)
 
+
+INTRO = """
+This starts Ingot (API + conductor + boot server, SQLite) and a lab of {n} virtual servers on
+127.0.0.1. The servers have real BMCs (IPMI and Redfish; every fourth has none and needs an
+operator, played here by the demo), sparse disk files, and firmware that network-boots the real
+ingot-agent from Ingot's boot server. Then it runs what an operator runs:
+  import the inventory -> manage (check BMCs) -> inspect (agent reports hardware) ->
+  provide (agent erases disks) -> deploy an image with a config drive -> boot from disk.
+"""
+
+SUMMARY = """
+What happened: each server was enrolled from {lab}/inventory.json, verified through its BMC,
+network-booted the agent to report its hardware and erase its disk, received the image (streamed
+by the agent, checksum verified) plus a config-2 partition (hostname, SSH key, cloud-config,
+bond + VLAN network), and booted from its disk as that host.
+Look around: `ingot lab show node-0 --state-dir {lab}` (serial log), and the logs next to it.
+"""
 
 DEMO_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIngotDemoKeyOnlyForTheLabXXXXXXXXXXXXXXXXX demo@ingot"
@@ -243,6 +261,7 @@ def _verify(lab_dir: Path, names: list[str]) -> int:
     ok = all(booted.get(n) == f"{n}.demo.example" and keys.get(n) == [DEMO_KEY] for n in names)
     if ok:
         console.print(f"\n[bold green]All {len(names)} servers booted from disk as their hosts.[/]")
+        console.print(SUMMARY.format(lab=lab_dir))
         return 0
     console.print(f"\n[bold red]Not every server came up as expected: {booted}[/]")
     return 1
