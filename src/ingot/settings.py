@@ -116,6 +116,12 @@ class PxeSection(BaseModel):
     kernel_append_params: str = "nofb nomodeset vga=normal console=ttyS0"
 
 
+class IpmiSection(BaseModel):
+    """Ironic's ``[ipmi]`` options."""
+
+    command_retry_timeout: float = Field(default=60.0, gt=0)  # per operation, retries included
+
+
 class AgentSection(BaseModel):
     """Ironic's ``[agent]`` options."""
 
@@ -147,6 +153,7 @@ class IngotSettings(BaseSettings):
     deploy: DeploySection = Field(default_factory=DeploySection)
     pxe: PxeSection = Field(default_factory=PxeSection)
     agent: AgentSection = Field(default_factory=AgentSection)
+    ipmi: IpmiSection = Field(default_factory=IpmiSection)
     inspection_rules: InspectionRulesSection = Field(default_factory=InspectionRulesSection)
 
     @property

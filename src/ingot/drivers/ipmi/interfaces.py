@@ -53,6 +53,7 @@ def client_for(task: Task) -> IpmiClient:
         str(info.get("ipmi_priv_level", "ADMINISTRATOR")),
         cipher,
         access=task.conductor.bmc_access,
+        retry_timeout=task.conductor.services.settings.ipmi.command_retry_timeout,
         poll_interval=0.5,
     )
 
