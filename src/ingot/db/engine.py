@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 _LOCKED_RETRIES = 20
 _EMPTY: dict[str, Callable[[], Any]] = {"{}": dict, "[]": list, "null": lambda: None}
-_scan = json.JSONDecoder().scan_once
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # C scanner, untyped
 
 
 def loads_json(text: str) -> Any:
