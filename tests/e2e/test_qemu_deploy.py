@@ -11,7 +11,6 @@ deploy ramdisk built beforehand (about 2 minutes, cached):
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import time
@@ -21,13 +20,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyghmi.ipmi.private.session as ipmisession
 import pytest
 
 from ingot.errors import ConfigError
 from ingot.images.build_test import MARKER, TestImageSpec, build_test_image
 from ingot.lab.bmc.ipmi import IpmiBmcServer, start_ipmi_bmcs
 from ingot.lab.machine import VirtualMachine
-from ingot.lab.qemu import Netns, NetnsExecutor, QemuConfig, QemuServer, in_netns, vm_tier_missing
+from ingot.lab.qemu import (
+    Firmware,
+    Netns,
+    NetnsExecutor,
+    QemuConfig,
+    QemuServer,
+    in_netns,
+    vm_tier_missing,
+)
 from ingot.netboot.bootfiles import BootFiles
 from ingot.netboot.dnsmasq import Config, DhcpRange, DnsmasqProcess
 from tests.e2e.conftest import VENV_BIN, stop_process_group
@@ -128,6 +136,16 @@ def lab(tmp_path: Path, ramdisk_dir: Path) -> Iterator[Lab]:
               else "")  # fmt: skip
 
 
+def _start_bmc(machine: VirtualMachine) -> IpmiBmcServer:
+    # pyghmi wakes its I/O thread through iosockets[0]. With no pyghmi client in this process
+    # (ingot serve is the client), the first BMC's socket is iosockets[0]; stopping that BMC
+    # removes it and leaves the I/O thread asleep in select(), so a later BMC never answers.
+    # A client socket created first stays as the wake-up socket for the whole process.
+    if not ipmisession.iosockets:
+        ipmisession.Session._assignsocket()
+    return start_ipmi_bmcs([(machine, 0)], "admin", "password")
+
+
 def _answers(lab: Lab) -> bool:
     try:
         return lab.request("GET", "/").status_code == 200
@@ -135,7 +153,10 @@ def _answers(lab: Lab) -> bool:
         return False
 
 
-def test_ipmi_ipxe_direct_deploy_on_a_bios_vm(lab: Lab, tmp_path: Path, ramdisk_dir: Path) -> None:
+@pytest.mark.parametrize("firmware", ["bios", "uefi"])
+def test_ipmi_ipxe_direct_deploy_on_a_vm(
+    lab: Lab, tmp_path: Path, ramdisk_dir: Path, firmware: Firmware
+) -> None:
     started = time.monotonic()
     image = lab.state / "boot" / "test-image.raw"
     try:
@@ -146,15 +167,13 @@ def test_ipmi_ipxe_direct_deploy_on_a_bios_vm(lab: Lab, tmp_path: Path, ramdisk_
         pytest.skip(f"test image: {exc.message}")
     lab.timings["test image"] = time.monotonic() - started
 
-    machine = VirtualMachine("vm0", boot_mode="bios")
+    machine = VirtualMachine("vm0", boot_mode=firmware)
     disk = tmp_path / "vm0.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "5G"], check=True)
     server = QemuServer(machine, QemuConfig(name="vm0", netns=lab.netns.name, tap="tap0",
-                                            mac=MAC, disk=disk,
+                                            mac=MAC, disk=disk, firmware=firmware,
                                             serial_log=tmp_path / "vm0.serial.log"))  # fmt: skip
-    bmcs: IpmiBmcServer = in_netns(
-        lab.netns.name, lambda: start_ipmi_bmcs([(machine, 0)], "admin", "password")
-    )
+    bmcs: IpmiBmcServer = in_netns(lab.netns.name, lambda: _start_bmc(machine))
     try:
         r = lab.request("POST", "/v1/nodes", {
             "driver": "ipmi", "name": "vm0", "boot_interface": "ipxe",
@@ -165,7 +184,7 @@ def test_ipmi_ipxe_direct_deploy_on_a_bios_vm(lab: Lab, tmp_path: Path, ramdisk_
                 "deploy_kernel": str(ramdisk_dir / "deploy_kernel"),
                 "deploy_ramdisk": str(ramdisk_dir / "deploy_ramdisk"),
             },
-            "properties": {"capabilities": "boot_mode:bios"},
+            "properties": {"capabilities": f"boot_mode:{firmware}"},
         })  # fmt: skip
         assert r.status_code == 201, r.text
         node = r.json()["uuid"]
@@ -182,7 +201,10 @@ def test_ipmi_ipxe_direct_deploy_on_a_bios_vm(lab: Lab, tmp_path: Path, ramdisk_
             assert body["provision_state"] == target, body["last_error"]
 
         started = time.monotonic()
-        deploy = {"target": "active", "configdrive": {"meta_data": {"hostname": "vm-bios-1"}}}
+        deploy = {
+            "target": "active",
+            "configdrive": {"meta_data": {"hostname": f"vm-{firmware}-1"}},
+        }
         r = lab.request("PUT", f"/v1/nodes/{node}/states/provision", deploy)
         assert r.status_code == 202, r.text
         # The agent logs "node <uuid> found" once its lookup succeeded; it heartbeats right after.
@@ -192,16 +214,13 @@ def test_ipmi_ipxe_direct_deploy_on_a_bios_vm(lab: Lab, tmp_path: Path, ramdisk_
         body = lab.wait(node, {"active", "deploy failed"}, 600)
         assert body["provision_state"] == "active", body["last_error"]
         lab.timings["deploy"] = time.monotonic() - started
-        marker = f"{MARKER} hostname=vm-bios-1"
+        marker = f"{MARKER} hostname=vm-{firmware}-1"
         lab.timings["disk boot"] = wait_until(
             lambda: marker in server.serial_text(), 180, f"{marker!r} on the serial console"
         )
         assert server.boots[0] == "pxe" and server.boots[-1] == "disk", server.boots
     finally:
-        print(f"timings: { {k: round(v, 1) for k, v in lab.timings.items()} }")
+        print(f"timings {firmware}: { {k: round(v, 1) for k, v in lab.timings.items()} }")
         print(server.serial_text()[-4000:])
         server.stop()
-        # pyghmi's _io_wait needs its I/O thread, which only a pyghmi client in this process
-        # starts; here the client is ingot serve, so stop() finds none to wake (IndexError).
-        with contextlib.suppress(IndexError):
-            bmcs.stop()
+        bmcs.stop()
