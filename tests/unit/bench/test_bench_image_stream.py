@@ -21,7 +21,9 @@ def test_image_bench_runs_on_small_images(tmp_path: Path) -> None:
     sys.modules[spec.name] = bench
     spec.loader.exec_module(bench)
     out = tmp_path / "r.json"
-    result = bench.main(["--size-mib", "8", "--dir", str(tmp_path / "work"), "--out", str(out)])
+    result = bench.main(
+        ["--size-mib", "8", "--dir", str(tmp_path / "work"), "--out", str(out), "--repeat", "1"]
+    )
     assert json.loads(out.read_text()) == result
     for name in ("random.raw", "sparse.raw", "sparse.qcow2"):
         assert result[name]["agent_s"] > 0 and result[name]["baseline_s"] > 0
