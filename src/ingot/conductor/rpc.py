@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from ingot.conductor import power, provision
 from ingot.conductor.service import Conductor
 from ingot.conductor.task import load_task
+from ingot.conductor.validate import validate_node
 from ingot.db import models
-from ingot.drivers.interfaces import KINDS
 
 
 class ConductorAPI:
@@ -53,18 +53,4 @@ class ConductorAPI:
         self.conductor.call(power.set_boot_mode(self.conductor, ident, mode))
 
     def validate(self, ident: str) -> dict[str, dict[str, Any]]:
-        """Each interface's validate(): ``{"result": true}`` or false with the reason."""
-        task = load_task(self.conductor, ident, lock=False)
-        out: dict[str, dict[str, Any]] = {}
-        for kind in sorted(KINDS, key=lambda k: (k not in _FIRST, k)):
-            if kind == "vendor":
-                continue
-            try:
-                task.interfaces[kind].validate(task)
-                out[kind] = {"result": True}
-            except Exception as exc:  # every interface is reported, whatever it raises
-                out[kind] = {"result": False, "reason": str(exc)}
-        return out
-
-
-_FIRST = ("boot", "deploy", "management", "network", "power")
+        return validate_node(load_task(self.conductor, ident, lock=False))

@@ -33,12 +33,6 @@ VOLATILE = {
 KNOWN_GAPS = {
     # POST /v1/events (Neutron port events) is not implemented, so /v1 does not link it.
     "v1_microversion_max.json": {"body.events: missing"},
-    # Ingot's no-op interfaces (bios, console, raid, ...) validate as true; Ironic reports
-    # "Driver ipmi does not support bios" as false with a reason.
-    "node_validate_ipmi_missing_info.json": {
-        f"body.{kind}.reason: missing"
-        for kind in ("deploy", "bios", "console", "firmware", "raid", "rescue")
-    },
 }
 HEADERS = ("X-OpenStack-Ironic-API-Minimum-Version", "X-OpenStack-Ironic-API-Maximum-Version",
            "openstack-request-id", "x-openstack-request-id")  # fmt: skip

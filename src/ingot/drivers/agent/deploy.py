@@ -105,6 +105,11 @@ class DirectDeploy(base.DeployInterface):
     }
 
     def validate(self, task: Task) -> None:
+        if not task.ports:
+            raise InvalidInput(
+                f"Node {task.node.uuid} does not have any port associated with it; add its "
+                f"provisioning NIC: baremetal port create <MAC> --node {task.node.uuid}"
+            )
         if task.node.provision_state in (states.AVAILABLE, states.DEPLOYING, states.ACTIVE):
             image_info(task)
         source = str(task.node.instance_info.get("image_source", ""))
