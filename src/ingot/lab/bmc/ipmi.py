@@ -305,7 +305,9 @@ class IpmiBmcServer:
                 ipmisession.iosockets.remove(sock)
         # pyghmi's I/O thread may be inside select() on these sockets; an I/O wait returns only
         # after it has looped through select() again with the shortened list, so closing is safe.
-        ipmisession._io_wait(0)
+        # With no socket left (no client ever connected) there is no I/O thread to wait for.
+        if ipmisession.iosockets:
+            ipmisession._io_wait(0)
         for sock in closing:
             sock.close()
 
