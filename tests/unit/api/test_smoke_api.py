@@ -59,3 +59,14 @@ def test_invalid_transition_names_state_and_verbs(client: Any) -> None:
     assert r.status_code == 400
     message = r.json()["error_message"]
     assert "enroll" in message and "manage" in message
+
+
+def test_retired_classic_driver_is_translated_with_a_note(client: Any) -> None:
+    """Seed 003 runs `ironic node-create -d pxe_ipmitool`: accepted as ipmi + pxe boot."""
+    r = client.post("/v1/nodes", json={"driver": "pxe_ipmitool", "name": "old1"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["driver"], r.json()["boot_interface"]) == ("ipmi", "pxe")
+    events = [e["event"] for e in client.get("/v1/nodes/old1/history").json()["history"]]
+    assert any("pxe_ipmitool" in e and "retired" in e for e in events)
+    r = client.post("/v1/nodes", json={"driver": "pxe_drac_redfish_turbo"})
+    assert r.status_code == 400 and "pxe_drac_redfish_turbo" in r.json()["error_message"]

@@ -199,6 +199,21 @@ def get_one(ident: str, fields: str | None = None, ctx: Ctx = Depends(get_ctx)) 
         return node_view(ctx, session, [node], names)[0]
 
 
+def translate_retired_driver(values: dict[str, Any]) -> str | None:
+    """Accept Ironic's retired classic driver names (``pxe_ipmitool``, ``fake_pxe``...) the
+    seeds' ``ironic node-create -d pxe_ipmitool`` still uses: map them to today's hardware type
+    and the interfaces they implied (explicit interfaces win), and say so in the history."""
+    from ingot.inventory.driver_names import lookup_driver
+
+    meaning = lookup_driver(str(values["driver"]))
+    if meaning is None or not meaning.is_legacy:
+        return None
+    values["driver"] = meaning.hardware_type
+    for field, name in meaning.interfaces.items():
+        values.setdefault(field, name)
+    return meaning.note()
+
+
 def _check_interfaces(ctx: Ctx, driver: str, values: dict[str, Any]) -> None:
     for field in _IFACE_FIELDS:
         name = values.get(field)
@@ -258,6 +273,7 @@ def create(body: Any = Depends(json_body), ctx: Ctx = Depends(get_ctx)) -> JSONR
     values = NODE.check_create(ctx, body)
     if "driver" not in values:
         raise InvalidInput("Schema error for node: 'driver' is a required property.")
+    note = translate_retired_driver(values)
     drivers = ctx.services.drivers
     drivers.hardware_type(values["driver"])
     _check_interfaces(ctx, values["driver"], values)
@@ -301,7 +317,8 @@ def create(body: Any = Depends(json_body), ctx: Ctx = Depends(get_ctx)) -> JSONR
         _fill_interfaces(ctx, node, reset=False)
         session.add(node)
         session.flush()
-        record(session, node, "Node created", event_type="create", conductor=settings.default.host)
+        created = "Node created" + (f"; {note}" if note else "")
+        record(session, node, created, event_type="create", conductor=settings.default.host)
         return node_view(ctx, session, [node], NODE.select(ctx, None))[0]
 
     data = ctx.db.run_write(write)
