@@ -186,7 +186,7 @@ def build_test_image(spec: TestImageSpec, output: Path, cache_dir: Path) -> Test
             fh.truncate(size)
         _partition(sfdisk, output)
         blocks = (size - offset) // 1024
-        debian.run([mkfs, "-F", "32", "-n", "INGOTBOOT", f"--offset={PART_START}", str(output),
+        debian.run([mkfs, "-n", "INGOTBOOT", f"--offset={PART_START}", str(output),
                     str(blocks)], "mkfs.fat")  # fmt: skip
         for directory in ("::/syslinux", "::/EFI", "::/EFI/BOOT"):
             debian.run([mmd, "-i", env_fat, directory], f"mmd {directory}")
