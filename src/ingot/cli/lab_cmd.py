@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -33,27 +34,28 @@ def up(
     nics: int = typer.Option(2, "--nics", min=1, max=8),
     boot_url: str = typer.Option("http://127.0.0.1:8088", "--boot-url",
                                  help="Ingot's HTTP boot server ([deploy] http_url)."),
-    api_url: str = typer.Option("http://127.0.0.1:6385", "--api-url"),
+    tftp: str = typer.Option(None, "--tftp", help="Ingot's TFTP boot server, HOST:PORT "
+                             "(pxelinux/GRUB configs); without it they are read over HTTP."),
+    api_url: str = typer.Option(None, "--api-url", help="Agent API URL when a boot config "
+                                "has no ipa-api-url (normally it has)."),
 ) -> None:  # fmt: skip
-    """Start the lab and keep it running until `ingot lab down` or Ctrl-C."""
+    """Start the lab and keep it running until `ingot lab down`, SIGTERM or Ctrl-C."""
     from ingot.lab.runner import Lab, LabConfig
 
-    if bmc not in ("ipmi", "redfish", "manual", "mixed"):
-        raise InvalidInput(f"--bmc {bmc!r}: use ipmi, redfish, manual or mixed.")
-    if boot not in ("bios", "uefi"):
-        raise InvalidInput(f"--boot {boot!r}: use bios or uefi.")
     config = LabConfig(
         state_dir, nodes, bmc, boot, disk_gb, memory_mb, cpus, nics,  # type: ignore[arg-type]
-        boot_url.rstrip("/"), api_url.rstrip("/"),
+        boot_url.rstrip("/"), api_url.rstrip("/") if api_url else None, tftp,
     )  # fmt: skip
     lab = Lab(config)
+    pid_file = lab.dir / PID_FILE
+    if _alive(pid_file):
+        raise InvalidInput(f"A lab already runs in {lab.dir}; stop it with `ingot lab down`.")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    lab.start()
-    pid_file = lab.dir / PID_FILE
-    pid_file.write_text(str(os.getpid()))
-    console.print(f"Lab with {nodes} servers is up; inventory: {lab.dir / 'inventory.json'}")
     try:
+        lab.start()
+        pid_file.write_text(str(os.getpid()))
+        console.print(f"Lab with {nodes} servers is up; inventory: {lab.dir / 'inventory.json'}")
         while not stop.wait(1.0):
             pass
     except KeyboardInterrupt:
@@ -64,24 +66,54 @@ def up(
         console.print("Lab stopped.")
 
 
+def _alive(pid_file: Path) -> int | None:
+    """The PID in ``pid_file`` if that process still runs."""
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def _stop_stray_agents(state_dir: Path) -> None:
+    """After a SIGKILL the lab could not stop its agents (own sessions); stop them by PID."""
+    try:
+        machines = json.loads((state_dir / "lab.json").read_text())["machines"]
+    except (OSError, ValueError, KeyError):
+        return
+    for machine in machines:
+        pid = machine.get("agent_pid")
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if pid else b""
+        except OSError:
+            continue
+        if b"ingot-agent" in cmdline:  # not a reused PID
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(int(pid), signal.SIGKILL)
+
+
 @app.command()
-def down(state_dir: Path = typer.Option(..., "--state-dir")) -> None:
+def down(
+    state_dir: Path = typer.Option(..., "--state-dir"),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait before SIGKILL."),
+) -> None:
     """Stop a running lab by the PID it recorded."""
     pid_file = state_dir / PID_FILE
-    if not pid_file.exists():
+    pid = _alive(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
         console.print(f"No lab is running in {state_dir}.")
         return
-    pid = int(pid_file.read_text())
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pid_file.unlink(missing_ok=True)
-        return
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and pid_file.exists():
-        time.sleep(0.2)
-    if pid_file.exists():
-        os.kill(pid, signal.SIGKILL)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid_file) == pid:
+        time.sleep(0.1)
+    if _alive(pid_file) == pid:
+        console.print(f"The lab (pid {pid}) did not stop within {timeout:g} s; killing it.")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _stop_stray_agents(state_dir)
         pid_file.unlink(missing_ok=True)
     console.print("Lab stopped.")
 

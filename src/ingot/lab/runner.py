@@ -2,9 +2,13 @@
 
 ``DIR/inventory.json`` is an instackenv-style inventory ready for ``ingot import`` or
 ``baremetal create``-style tooling; ``DIR/lab.json`` is the lab's own live description
-(rewritten atomically on every change). A small HTTP control endpoint on loopback takes the
-agents' power callbacks (``standby.power_off``) and, for BMC-less servers, the operator's
-button presses (``ingot lab power NODE on``).
+(rewritten atomically on every change; boot-device changes made through a BMC are picked up
+within ``STATE_POLL`` seconds). A small HTTP control endpoint on loopback takes the agents'
+power callbacks (``standby.power_off``) and, for BMC-less servers, the operator's button
+presses (``ingot lab power NODE on``).
+
+The lab netboots from Ingot's boot server: ``boot_url`` (HTTP: iPXE scripts, kernels) and
+``tftp`` (``HOST:PORT``: pxelinux and GRUB configs); both on loopback.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 
+from ingot.errors import InvalidInput
+from ingot.lab.firmware import parse_tftp
 from ingot.lab.ports import free_port
 from ingot.lab.servers import GIB, ServerSpec, VirtualServer
 
@@ -24,10 +31,15 @@ LOG = logging.getLogger(__name__)
 BmcKind = Literal["ipmi", "redfish", "manual", "mixed"]
 USERNAME = "admin"
 PASSWORD = "password"  # a lab default, written to inventory.json as operators' files have it
+BMC_KINDS = ("ipmi", "redfish", "manual", "mixed")
+STATE_POLL = 0.5  # seconds between checks of state no listener reports (boot device)
 
 
 @dataclass
 class LabConfig:
+    """What ``ingot lab up`` takes; ``api_url`` is only a fallback for boot configs without
+    ``ipa-api-url``, ``tftp`` is ``HOST:PORT`` of the TFTP boot server (None: HTTP only)."""
+
     state_dir: Path
     nodes: int = 3
     bmc: BmcKind = "ipmi"
@@ -36,11 +48,13 @@ class LabConfig:
     memory_mb: int = 2048
     cpus: int = 2
     nics: int = 2
-    boot_url: str = "http://127.0.0.1:8088"
-    api_url: str = "http://127.0.0.1:6385"
+    boot_url: str | None = "http://127.0.0.1:8088"
+    api_url: str | None = None
+    tftp: str | None = None
 
 
 def mac_for(index: int, nic: int = 0) -> str:
+    """The MAC of a lab server's NIC: QEMU's 52:54:00 prefix, the same in every run."""
     return f"52:54:00:1a:{nic:02x}:{index:02x}"
 
 
@@ -49,11 +63,21 @@ class Lab:
 
     def __init__(self, config: LabConfig) -> None:
         if not 1 <= config.nodes <= 250:
-            raise ValueError("a lab has 1 to 250 nodes")
+            raise InvalidInput(f"--nodes {config.nodes}: a lab has 1 to 250 servers.")
+        if config.bmc not in BMC_KINDS:
+            raise InvalidInput(f"--bmc {config.bmc!r}: use {', '.join(BMC_KINDS)}.")
+        if config.boot not in ("bios", "uefi"):
+            raise InvalidInput(f"--boot {config.boot!r}: use bios or uefi.")
+        if config.disk_gb <= 0:
+            raise InvalidInput(f"--disk-gb {config.disk_gb}: give a positive size.")
         self.config = config
+        self.tftp = parse_tftp(config.tftp) if config.tftp else None
         self.dir = config.state_dir.resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
         self._write_lock = threading.Lock()
+        self._last_state: str | None = None
+        self._stopping = threading.Event()
+        self._started = False
         self._control = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
         self.control_url = f"http://127.0.0.1:{self._control.server_address[1]}"
         self.servers = [self._server(i) for i in range(config.nodes)]
@@ -65,10 +89,24 @@ class Lab:
         c = self.config
         name = f"node-{index}"
         macs = [mac_for(index, nic) for nic in range(c.nics)]
-        spec = ServerSpec(name=name, macs=macs, disk_bytes=int(c.disk_gb * GIB),
-                          memory_mb=c.memory_mb, cpus=c.cpus, boot_mode=c.boot)  # fmt: skip
-        return VirtualServer(spec, self.dir / name, c.boot_url, f"{self.control_url}/power/{name}",
-                             on_change=self.write_state)  # fmt: skip
+        spec = ServerSpec(
+            name=name,
+            macs=macs,
+            disk_bytes=int(c.disk_gb * GIB),
+            memory_mb=c.memory_mb,
+            cpus=c.cpus,
+            boot_mode=c.boot,
+            index=index,
+        )
+        return VirtualServer(
+            spec,
+            self.dir / name,
+            c.boot_url,
+            f"{self.control_url}/power/{name}",
+            on_change=self.write_state,
+            tftp=self.tftp,
+            api_url=c.api_url,
+        )
 
     def _kind(self, index: int) -> str:
         if self.config.bmc == "mixed":
@@ -102,23 +140,45 @@ class Lab:
                 # No BMC: like a real server set to network boot first in its firmware.
                 self.bmc[s.name] = {"type": "manual"}
                 s.machine.set_boot_device("pxe", persistent=True)
-        thread = threading.Thread(target=self._control.serve_forever, daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        self._started = True
+        for target, name in ((self._control.serve_forever, "lab-control"),
+                             (self._poll_state, "lab-state")):  # fmt: skip
+            thread = threading.Thread(target=target, daemon=True, name=name)
+            thread.start()
+            self._threads.append(thread)
         self._deploy_ramdisk()
         self.write_inventory()
         self.write_state()
         LOG.info("lab with %d servers up in %s", len(self.servers), self.dir)
 
     def stop(self) -> None:
+        """Stop every agent (by PID), BMC and thread of the lab; idempotent."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
         for s in self.servers:
             s.stop_agent()
         for bmc in self._bmc_servers:
             bmc.stop()
         self._bmc_servers.clear()
-        self._control.shutdown()
+        if self._started:
+            self._control.shutdown()  # blocks until serve_forever returns, so only if it runs
         self._control.server_close()
+        for thread in self._threads:
+            thread.join(timeout=5)
         self.write_state()
+
+    def __enter__(self) -> Lab:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _poll_state(self) -> None:
+        # VirtualMachine reports power changes but not boot-device changes made over a BMC.
+        while not self._stopping.wait(STATE_POLL):
+            self.write_state()
 
     def _deploy_ramdisk(self) -> None:
         """The lab firmware runs the agent itself; these stand in for kernel and initramfs."""
@@ -149,22 +209,30 @@ class Lab:
                 entry.update(pm_type="ipmi", pm_addr="127.0.0.1", pm_port=bmc["port"],
                              pm_user=USERNAME, pm_password=PASSWORD)  # fmt: skip
             elif bmc["type"] == "redfish":
-                entry.update(pm_type="redfish", pm_addr=bmc["address"], pm_user=USERNAME,
-                             pm_password=PASSWORD, pm_system_id=bmc["system_id"])  # fmt: skip
+                # pm_addr keeps its http:// scheme: without one, importers assume https.
+                entry.update(pm_type="redfish", pm_addr=bmc["address"], pm_port=bmc["port"],
+                             pm_user=USERNAME, pm_password=PASSWORD,
+                             pm_system_id=bmc["system_id"])  # fmt: skip
             else:
                 entry.update(pm_type="manual-management")
             nodes.append(entry)
         _write_json(self.dir / "inventory.json", {"nodes": nodes})
 
     def write_state(self) -> None:
+        """Rewrite lab.json (atomically) if anything in it changed."""
         with self._write_lock:
             data = {
                 "control_url": self.control_url,
                 "boot_url": self.config.boot_url,
+                "tftp": self.config.tftp,
                 "api_url": self.config.api_url,
+                "running": not self._stopping.is_set(),
                 "machines": [{**s.state(), "bmc": self.bmc.get(s.name)} for s in self.servers],
             }
-            _write_json(self.dir / "lab.json", data)
+            text = json.dumps(data, indent=1)
+            if text != self._last_state:
+                _write_text(self.dir / "lab.json", text)
+                self._last_state = text
 
     def server(self, name: str) -> VirtualServer:
         for s in self.servers:
@@ -205,6 +273,11 @@ class Lab:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
+    _write_text(path, json.dumps(data, indent=1))
+
+
+def _write_text(path: Path, text: str) -> None:
+    # Readers (ingot lab status, tests) never see half a file: write aside, then rename.
+    tmp = path.with_name(f".{path.name}.{threading.get_ident()}.{time.monotonic_ns()}.tmp")
+    tmp.write_text(text)
     tmp.replace(path)

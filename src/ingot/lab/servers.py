@@ -2,19 +2,22 @@
 
 Firmware behaviour on power on, by the (one-time or persistent) boot device:
 
-* ``pxe``: fetch the boot config for the first NIC's MAC from the boot server over real HTTP
-  (iPXE script, else pxelinux, else GRUB config — the layouts ``BootFiles`` writes), fetch the
-  kernel and ramdisk it names, and "boot" them: run the real ``ingot-agent`` with that kernel
-  command line and this machine's description. A local-boot config goes to the disk stage.
-* ``disk``: read the partition table and the config drive (``config-2``) from the disk and come
-  up as the host it names (``BOOTED-FROM-DISK hostname=...`` on the serial log).
+* ``pxe``: network boot over real HTTP/TFTP from Ingot's boot server (:mod:`ingot.lab.firmware`),
+  load the kernel and ramdisk the config names, and "boot" them: run the real ``ingot-agent``
+  (``--hardware virtual``, this server's directory) with that kernel command line, one process
+  per powered-on server. A local-boot config, or nothing to netboot, goes to the disk stage.
+* ``disk``: read the partition table and config drive (:mod:`ingot.lab.diskboot`) and come up as
+  the host it names (``BOOTED-FROM-DISK hostname=...``), or print ``No bootable device`` and
+  stay on, as firmware does.
 
-Power off stops the agent by PID. Everything a real console would show goes to the serial log.
+Power off (BMC, control endpoint, or the agent's ``standby.power_off``) stops the agent by PID:
+SIGTERM to its process group, a bounded wait, then SIGKILL. An agent that exits by itself after
+writing ``DIR/power`` (its callback could not reach the lab) powers the server off or reboots it.
+Everything a console would show, including the agent's own output, goes to the serial log.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -28,51 +31,68 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+from ingot.lab.diskboot import DiskBoot, inspect_disk, read_config_drive
+from ingot.lab.firmware import BootServer, NetBoot, parse_boot_config
+from ingot.lab.machine import BootMode, PowerEvent, VirtualMachine
+from ingot.lab.ports import free_port
 
-from ingot.lab.machine import PowerEvent, VirtualMachine
+__all__ = ["GIB", "ServerSpec", "VirtualServer", "parse_boot_config", "read_config_drive"]
 
 LOG = logging.getLogger(__name__)
 GIB = 1024**3
-_AGENT_STOP_TIMEOUT = 5.0
+AGENT_STOP_TIMEOUT = 5.0
+_KILL_TIMEOUT = 5.0
 
 
 @dataclass
 class ServerSpec:
+    """What the server is made of; ``index`` makes serials and WWNs unique within a lab."""
+
     name: str
     macs: list[str]
     disk_bytes: int
     memory_mb: int
     cpus: int
-    boot_mode: str
+    boot_mode: BootMode
+    index: int = 0
 
 
 @dataclass
 class VirtualServer:
-    """One lab server; ``on_change`` is called after anything lab.json shows changes."""
+    """One lab server; ``on_change`` is called after anything lab.json shows changes.
+
+    ``boot_url`` (HTTP boot server) and ``tftp`` (host, port) say where the firmware netboots
+    from; ``api_url`` is given to the agent only when the kernel command line has no
+    ``ipa-api-url`` (the boot config is what a real ramdisk would go by).
+    """
 
     spec: ServerSpec
     root: Path
-    boot_url: str
+    boot_url: str | None
     power_url: str
     on_change: Callable[[], None] = lambda: None
+    tftp: tuple[str, int] | None = None
+    api_url: str | None = None
     machine: VirtualMachine = field(init=False)
     agent: subprocess.Popen[bytes] | None = field(default=None, init=False)
     agent_port: int | None = field(default=None, init=False)
     booted_hostname: str | None = field(default=None, init=False)
     booted_uuid: str | None = field(default=None, init=False)
     booted_keys: list[str] = field(default_factory=list, init=False)
+    booted_disk: dict[str, Any] | None = field(default=None, init=False)
     last_boot: str | None = field(default=None, init=False)
+    netboot: dict[str, Any] | None = field(default=None, init=False)
     _generation: int = field(default=0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.machine = VirtualMachine(name=self.spec.name, boot_mode=self.spec.boot_mode)  # type: ignore[arg-type]
+        self.machine = VirtualMachine(name=self.spec.name, boot_mode=self.spec.boot_mode)
         disk = self.disk_path
         if not disk.exists():
             with open(disk, "wb") as fh:
                 fh.truncate(self.spec.disk_bytes)  # sparse: nothing is allocated
+        self.serial_log.touch()  # exists from the start, as a console does
         self.describe()
         self.machine.add_listener(self._on_power)
 
@@ -102,7 +122,9 @@ class VirtualServer:
             "serial": f"LAB-{spec.name}",
             "bmc_address": "127.0.0.1",
             "disks": [{"name": "/dev/vda", "file": self.disk_path.name, "size": spec.disk_bytes,
-                       "serial": f"DISK-{spec.name}", "model": "LAB-VDISK", "rotational": False}],
+                       "serial": f"DISK-{spec.name}", "model": "LAB-VDISK", "rotational": False,
+                       "wwn": f"0x5000c500{spec.index:08x}",
+                       "by_path": f"/dev/disk/by-path/pci-0000:00:{4 + spec.index % 24:02x}.0"}],
             "nics": [{"name": f"eth{i}", "mac": mac, "speed_mbps": 1000}
                      for i, mac in enumerate(spec.macs)],
             "power_url": self.power_url,
@@ -112,6 +134,7 @@ class VirtualServer:
         tmp.replace(self.root / "machine.json")
 
     def console(self, text: str) -> None:
+        """One line on the serial console (the agent appends to the same file)."""
         stamp = time.strftime("%H:%M:%S")
         with open(self.serial_log, "a") as fh:
             fh.write(f"[{stamp}] {text}\n")
@@ -126,13 +149,19 @@ class VirtualServer:
             self.stop_agent()
             self.console("power off" if event == "off" else "reset")
         if event in ("on", "reset"):
+            # The BMC thread must answer quickly; the firmware runs on its own thread.
             threading.Thread(target=self._boot, args=(generation,), daemon=True,
                              name=f"firmware-{self.name}").start()  # fmt: skip
         self.on_change()
 
+    def _current(self, generation: int) -> bool:
+        with self._lock:
+            return generation == self._generation
+
     def _boot(self, generation: int) -> None:
-        device = self.machine.take_boot_device()
+        device = self.machine.take_boot_device()  # a one-time device reverts to disk here
         self.console(f"power on: firmware ({self.machine.boot_mode}) boots from {device}")
+        self.on_change()
         try:
             if device == "pxe":
                 self._netboot(generation)
@@ -146,108 +175,122 @@ class VirtualServer:
         self.on_change()
 
     def stop_agent(self) -> None:
+        """Stop the agent process (group) by PID: SIGTERM, bounded wait, SIGKILL; idempotent."""
         with self._lock:
             proc, self.agent, self.agent_port = self.agent, None, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(_AGENT_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        except ProcessLookupError:
-            pass
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(AGENT_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(_KILL_TIMEOUT)
+            except ProcessLookupError:
+                pass
+        self.console(f"agent pid {proc.pid} stopped (exit {proc.returncode})")
 
     # --- network boot ----------------------------------------------------------------------
 
     def _netboot(self, generation: int) -> None:
-        mac = self.spec.macs[0]
-        self.console(f"PXE: DHCP on {mac}; iPXE asks the boot server {self.boot_url}")
-        config = self._fetch_boot_config(mac)
-        if config is None:
-            self.console("PXE: no boot configuration for this MAC; trying the disk")
+        netboot = NetBoot(BootServer(self.boot_url, self.tftp), self.console)
+        plan = netboot.find_config(self.spec.macs, self.machine.boot_mode)
+        if plan is None:
+            self.console("PXE: nothing to boot from the network; trying the disk")
             self._disk_boot()
             return
-        kind, text = config
-        parsed = parse_boot_config(kind, text)
-        if parsed is None:
-            self.console(f"{kind}: local boot requested")
+        self.netboot = {
+            "loader": plan.kind,
+            "transport": plan.transport,
+            "mac": plan.mac,
+            "kernel": plan.kernel,
+            "initrd": plan.initrd,
+            "cmdline": plan.cmdline,
+        }
+        if plan.local:
             self._disk_boot()
             return
-        kernel, initrd, cmdline = parsed
-        for url in (kernel, initrd):
-            if url:
-                self._fetch(url)
-        self.console(f"booting kernel with: {cmdline}")
+        netboot.load(plan)
+        self.console(f"booting kernel with cmdline: {plan.cmdline}")
         with self._lock:
             if generation != self._generation:
-                return  # powered off meanwhile
-            self._start_agent(cmdline)
+                return  # powered off (or reset) while loading
+            self._start_agent(plan.cmdline, plan.mac)
         self.last_boot = "pxe"
 
-    def _fetch_boot_config(self, mac: str) -> tuple[str, str] | None:
-        dashed = mac.lower().replace(":", "-")
-        candidates = [
-            ("ipxe", f"ipxe/{dashed}.ipxe"),
-            ("pxelinux", f"pxelinux.cfg/01-{dashed}"),
-            ("grub", f"grub/grub.cfg-01-{dashed}"),
-        ]
-        for kind, path in candidates:
-            response = httpx.get(f"{self.boot_url}/{path}", timeout=10)
-            if response.status_code == 200:
-                self.console(f"{kind}: fetched {path} over HTTP")
-                return kind, response.text
-        return None
-
-    def _fetch(self, url: str) -> None:
-        if not url.startswith(("http://", "https://")):
-            url = f"{self.boot_url}/{url.lstrip('/')}"
-        response = httpx.get(url, timeout=30)
-        response.raise_for_status()
-        self.console(f"loaded {url} ({len(response.content)} bytes)")
-
-    def _start_agent(self, cmdline: str) -> None:
-        from ingot.lab.ports import free_port
-
+    def _start_agent(self, cmdline: str, boot_mac: str) -> None:
+        """Run ingot-agent for this server; called with ``_lock`` held."""
         port = free_port()
         argv = [str(Path(sys.executable).parent / "ingot-agent"), "--hardware", "virtual",
-                "--root-dir", str(self.root), "--listen-host", "127.0.0.1",
-                "--listen-port", str(port), "--cmdline", cmdline]  # fmt: skip
-        log = open(self.serial_log, "ab")  # noqa: SIM115 - the agent writes it while it runs
-        try:
-            self.agent = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True)  # fmt: skip
-        finally:
-            log.close()
-        self.agent_port = port
+                "--root-dir", str(self.root), "--listen-host", "127.0.0.1", "--listen-port",
+                str(port), "--boot-mac", boot_mac, "--cmdline", cmdline]  # fmt: skip
+        if self.api_url and "ipa-api-url=" not in cmdline:
+            argv += ["--api-url", self.api_url]
+        (self.root / "power").unlink(missing_ok=True)
+        with open(self.serial_log, "ab") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        self.agent, self.agent_port = proc, port
+        self.console(f"agent pid {proc.pid} listening on 127.0.0.1:{port}")
+        threading.Thread(target=self._watch_agent, args=(proc,), daemon=True,
+                         name=f"agent-watch-{self.name}").start()  # fmt: skip
+
+    def _watch_agent(self, proc: subprocess.Popen[bytes]) -> None:
+        """When the agent exits by itself, do what it asked through ``DIR/power``."""
+        code = proc.wait()  # ends when the agent ends; stop_agent() bounds that
+        with self._lock:
+            if self.agent is not proc:
+                return  # stopped by us (power off or reset)
+            self.agent, self.agent_port = None, None
+        power_file = self.root / "power"
+        action = power_file.read_text().strip() if power_file.exists() else ""
+        self.console(
+            f"agent exited with status {code}" + (f", asked for {action}" if action else "")
+        )
+        if action == "off":
+            self.machine.power("off")
+        elif action == "reboot":
+            self.machine.power("reset")
+        self.on_change()
 
     # --- disk boot -------------------------------------------------------------------------
 
     def _disk_boot(self) -> None:
-        found = read_config_drive(self.disk_path)
-        if found is None:
+        found = inspect_disk(self.disk_path)
+        self.booted_disk = found.summary()
+        if not found.bootable:
             self.console("No bootable device.")
             self.last_boot = "none"
             return
-        if not found:
-            self.console("Disk has a partition table but no config drive; booted unconfigured.")
-            self.last_boot = "disk"
-            return
-        self.booted_hostname = found.get("hostname")
-        self.booted_uuid = found.get("uuid")
-        keys = found.get("public_keys") or {}
-        self.booted_keys = list(keys.values()) if isinstance(keys, dict) else list(keys)
+        self._record_disk(found)
+
+    def _record_disk(self, found: DiskBoot) -> None:
         self.last_boot = "disk"
-        self.console(f"BOOTED-FROM-DISK hostname={self.booted_hostname} uuid={self.booted_uuid}")
+        for problem in found.problems:
+            self.console(f"config drive: {problem}")
+        if found.meta_data is None:
+            self.console(f"Booted {found.table} disk without a config drive; host unconfigured.")
+            return
+        self.booted_hostname, self.booted_uuid = found.hostname, found.uuid
+        self.booted_keys = found.public_keys
+        self.console(f"BOOTED-FROM-DISK hostname={found.hostname} uuid={found.uuid}")
         for key in self.booted_keys:
-            self.console(f"authorized SSH key: {str(key)[:60]}")
+            self.console(f"authorized SSH key: {key[:60]}")
+        if found.user_data is not None:
+            first = found.user_data.split(b"\n", 1)[0].decode("utf-8", "replace")
+            self.console(f"user data: {len(found.user_data)} bytes, starting {first!r}")
+        if found.network_data is not None:
+            links = ", ".join(self.booted_disk["network_links"]) if self.booted_disk else ""
+            self.console(f"network data: links {links or '(none)'}")
 
     def state(self) -> dict[str, Any]:
+        """This server's entry in lab.json."""
         device, persistent = self.machine.get_boot_device()
         proc = self.agent
         return {
             "name": self.name,
+            "uuid": self.machine.uuid,
             "macs": self.spec.macs,
             "power_state": self.machine.get_power(),
             "boot_device": device,
@@ -258,84 +301,9 @@ class VirtualServer:
             "agent_pid": proc.pid if proc is not None and proc.poll() is None else None,
             "agent_port": self.agent_port,
             "last_boot": self.last_boot,
+            "netboot": self.netboot,
             "booted_hostname": self.booted_hostname,
             "booted_uuid": self.booted_uuid,
             "booted_ssh_keys": self.booted_keys,
+            "booted_disk": self.booted_disk,
         }
-
-
-def parse_boot_config(kind: str, text: str) -> tuple[str | None, str | None, str] | None:
-    """(kernel URL, initrd URL, kernel command line) from a boot config; None = local boot."""
-    kernel = initrd = None
-    cmdline: list[str] = []
-    for raw in text.splitlines():
-        line = raw.split("||")[0].strip()
-        words = line.split()
-        if not words or words[0].startswith("#"):
-            continue
-        head = words[0].lower()
-        if kernel is None and head in ("sanboot", "exit", "localboot", "chainloader"):
-            return None  # a local-boot config: boot the disk
-        if kind == "ipxe" and head == "kernel":
-            rest = _drop_name(words[1:])
-            kernel, cmdline = rest[0], [w for w in rest[1:] if not w.startswith("initrd=")]
-        elif kind == "ipxe" and head == "initrd":
-            initrd = _drop_name(words[1:])[0]
-        elif kind == "pxelinux" and head == "kernel":
-            kernel = words[1]
-        elif kind == "pxelinux" and head == "append":
-            for w in words[1:]:
-                if w.startswith("initrd="):
-                    initrd = w.split("=", 1)[1]
-                else:
-                    cmdline.append(w)
-        elif kind == "grub" and head in ("linux", "linuxefi"):
-            kernel, cmdline = words[1], words[2:]
-        elif kind == "grub" and head in ("initrd", "initrdefi"):
-            initrd = words[1]
-    if kernel is None:
-        return None
-    return kernel, initrd, " ".join(cmdline)
-
-
-def _drop_name(words: list[str]) -> list[str]:
-    """iPXE's ``--name X`` option comes before the URL."""
-    out: list[str] = []
-    skip = False
-    for word in words:
-        if skip:
-            skip = False
-            continue
-        if word == "--name":
-            skip = True
-            continue
-        if word.startswith("--"):
-            continue
-        out.append(word)
-    return out
-
-
-def read_config_drive(disk: Path) -> dict[str, Any] | None:
-    """meta_data.json of the disk's config-2 partition; None when the disk cannot boot."""
-    import pycdlib
-
-    from ingot_agent.partition_table import read_partition_table
-
-    with open(disk, "rb") as fh:
-        table = read_partition_table(fh)
-        if table is None:
-            return None
-        part = table.find("config-2")
-        if part is None:
-            return {}
-        fh.seek(part.offset(table.sector))
-        image = fh.read(part.size(table.sector))
-    iso = pycdlib.PyCdlib()
-    iso.open_fp(io.BytesIO(image))
-    try:
-        out = io.BytesIO()
-        iso.get_file_from_iso_fp(out, rr_path="/openstack/latest/meta_data.json")
-        data: dict[str, Any] = json.loads(out.getvalue())
-        return data
-    finally:
-        iso.close()
