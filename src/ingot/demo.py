@@ -159,22 +159,24 @@ def main(argv: list[str] | None = None) -> int:
             return _verify(lab_dir, names)
 
 
-INTRO = """
-This starts Ingot (API + conductor + boot server, SQLite) and a lab of {n} virtual servers on
-127.0.0.1. The servers have real BMCs (IPMI and Redfish; every fourth has none and needs an
-operator, played here by the demo), sparse disk files, and firmware that network-boots the real
-ingot-agent from Ingot's boot server. Then it runs what an operator runs:
-  import the inventory -> manage (check BMCs) -> inspect (agent reports hardware) ->
-  provide (agent erases disks) -> deploy an image with a config drive -> boot from disk.
-"""
+INTRO = (
+    "This starts Ingot (API + conductor + boot server, SQLite) and a lab of {n} virtual "
+    "servers on 127.0.0.1. The servers have real BMCs (IPMI and Redfish; every fourth has "
+    "none and needs an operator, played here by the demo), sparse disk files, and firmware "
+    "that network-boots the real ingot-agent from Ingot's boot server. Then it runs what an "
+    "operator runs:\n"
+    "  import the inventory -> manage (check BMCs) -> inspect (agent reports hardware) ->\n"
+    "  provide (agent erases disks) -> deploy an image with a config drive -> boot from disk.\n"
+)
 
-SUMMARY = """
-What happened: each server was enrolled from {lab}/inventory.json, verified through its BMC,
-network-booted the agent to report its hardware and erase its disk, received the image (streamed
-by the agent, checksum verified) plus a config-2 partition (hostname, SSH key, cloud-config,
-bond + VLAN network), and booted from its disk as that host.
-Look around: `ingot lab show node-0 --state-dir {lab}` (serial log), and the logs next to it.
-"""
+SUMMARY = (
+    "\nWhat happened: each server was enrolled from {lab}/inventory.json, verified through its "
+    "BMC, network-booted the agent to report its hardware and erase its disk, received the "
+    "image (streamed by the agent, checksum verified) plus a config-2 partition (hostname, SSH "
+    "key, cloud-config, bond + VLAN network), and booted from its disk as that host.\n"
+    "Look around: `ingot lab show node-0 --state-dir {lab}` (serial log), and the logs in "
+    "{lab}/../logs."
+)
 
 DEMO_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIngotDemoKeyOnlyForTheLabXXXXXXXXXXXXXXXXX demo@ingot"
