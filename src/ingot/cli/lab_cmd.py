@@ -38,13 +38,15 @@ def up(
                              "(pxelinux/GRUB configs); without it they are read over HTTP."),
     api_url: str = typer.Option(None, "--api-url", help="Agent API URL when a boot config "
                                 "has no ipa-api-url (normally it has)."),
+    post_seconds: float = typer.Option(1.0, "--post-seconds", help="Firmware self-test time "
+                                       "between power on and booting."),
 ) -> None:  # fmt: skip
     """Start the lab and keep it running until `ingot lab down`, SIGTERM or Ctrl-C."""
     from ingot.lab.runner import Lab, LabConfig
 
     config = LabConfig(
         state_dir, nodes, bmc, boot, disk_gb, memory_mb, cpus, nics,  # type: ignore[arg-type]
-        boot_url.rstrip("/"), api_url.rstrip("/") if api_url else None, tftp,
+        boot_url.rstrip("/"), api_url.rstrip("/") if api_url else None, tftp, post_seconds,
     )  # fmt: skip
     lab = Lab(config)
     pid_file = lab.dir / PID_FILE

@@ -32,6 +32,8 @@ Console = Callable[[str], None]
 Kind = Literal["ipxe", "pxelinux", "grub"]
 Transport = Literal["http", "tftp"]
 
+_TFTP_TIMEOUT = 2  # seconds per packet (tftpy), loopback answers in microseconds
+_TFTP_RETRIES = 1
 _CHAIN_DEPTH = 4  # iPXE scripts chaining scripts; real configs use 1 (boot.ipxe -> per-MAC)
 _LOCAL_BOOT = ("sanboot", "exit", "localboot", "chainloader")
 _MAC_VAR = re.compile(r"\$\{(?:net(\d+)/)?mac(?::(hexhyp|hex))?\}")
@@ -92,6 +94,9 @@ class NetBoot:
     def __init__(self, server: BootServer, console: Console) -> None:
         self.server = server
         self.console = console
+        # A server that did not answer once is not asked again in this boot: a ROM would
+        # wait out every timeout, but the lab's point is to fail fast and say why.
+        self._down: set[Transport] = set()
 
     def find_config(self, macs: list[str], boot_mode: str) -> BootPlan | None:
         """The boot plan for this server, or None if the boot server has nothing for it."""
@@ -223,12 +228,13 @@ class NetBoot:
 
     def _http_text(self, name: str) -> str | None:
         url = self._url(name)
-        if not url.startswith("http"):
+        if not url.startswith("http") or "http" in self._down:
             return None
         try:
             response = httpx.get(url, timeout=self.server.timeout)
         except httpx.HTTPError as exc:
-            self.console(f"HTTP GET {url}: {exc}")
+            self.console(f"HTTP GET {url}: {exc}; the HTTP boot server is not answering")
+            self._down.add("http")
             return None
         self.console(f"HTTP GET {url}: {response.status_code}")
         return response.text if response.status_code == 200 else None
@@ -251,12 +257,18 @@ class NetBoot:
     def _tftp_get(self, name: str, keep: bool) -> bytes | int | None:
         """TFTP RRQ of ``name``: its bytes (``keep``) or its size; None if not served."""
         assert self.server.tftp is not None
+        if "tftp" in self._down:
+            return None
         host, port = self.server.tftp
         sink = _Sink(keep)
         try:
             tftpy.TftpClient(host, port).download(
-                name.lstrip("/"), sink, timeout=int(max(1, self.server.timeout / 3)), retries=2
+                name.lstrip("/"), sink, timeout=_TFTP_TIMEOUT, retries=_TFTP_RETRIES
             )
+        except tftpy.TftpTimeout as exc:
+            self.console(f"TFTP get {name}: {exc}; the TFTP server is not answering")
+            self._down.add("tftp")
+            return None
         except (tftpy.TftpException, OSError) as exc:
             self.console(f"TFTP get {name}: {exc}")
             return None

@@ -51,6 +51,7 @@ class LabConfig:
     boot_url: str | None = "http://127.0.0.1:8088"
     api_url: str | None = None
     tftp: str | None = None
+    post_seconds: float = 1.0  # firmware POST before booting; see VirtualServer
 
 
 def mac_for(index: int, nic: int = 0) -> str:
@@ -70,6 +71,8 @@ class Lab:
             raise InvalidInput(f"--boot {config.boot!r}: use bios or uefi.")
         if config.disk_gb <= 0:
             raise InvalidInput(f"--disk-gb {config.disk_gb}: give a positive size.")
+        if not 0 <= config.post_seconds <= 600:
+            raise InvalidInput(f"--post-seconds {config.post_seconds}: give 0 to 600.")
         self.config = config
         self.tftp = parse_tftp(config.tftp) if config.tftp else None
         self.dir = config.state_dir.resolve()
@@ -106,6 +109,7 @@ class Lab:
             on_change=self.write_state,
             tftp=self.tftp,
             api_url=c.api_url,
+            post_seconds=c.post_seconds,
         )
 
     def _kind(self, index: int) -> str:

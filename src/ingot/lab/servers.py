@@ -63,7 +63,10 @@ class VirtualServer:
 
     ``boot_url`` (HTTP boot server) and ``tftp`` (host, port) say where the firmware netboots
     from; ``api_url`` is given to the agent only when the kernel command line has no
-    ``ipa-api-url`` (the boot config is what a real ramdisk would go by).
+    ``ipa-api-url`` (the boot config is what a real ramdisk would go by). ``post_seconds`` is
+    the firmware's power-on self test: real servers take minutes, and a service that assumes
+    the agent cannot call back within a second of power on is wrong, but that is a race to
+    test on purpose, not in every demo.
     """
 
     spec: ServerSpec
@@ -73,6 +76,7 @@ class VirtualServer:
     on_change: Callable[[], None] = lambda: None
     tftp: tuple[str, int] | None = None
     api_url: str | None = None
+    post_seconds: float = 0.0
     machine: VirtualMachine = field(init=False)
     agent: subprocess.Popen[bytes] | None = field(default=None, init=False)
     agent_port: int | None = field(default=None, init=False)
@@ -159,6 +163,13 @@ class VirtualServer:
             return generation == self._generation
 
     def _boot(self, generation: int) -> None:
+        deadline = time.monotonic() + self.post_seconds
+        while time.monotonic() < deadline:
+            if not self._current(generation):
+                return  # powered off during POST
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        if not self._current(generation):
+            return
         device = self.machine.take_boot_device()  # a one-time device reverts to disk here
         self.console(f"power on: firmware ({self.machine.boot_mode}) boots from {device}")
         self.on_change()

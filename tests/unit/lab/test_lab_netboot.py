@@ -119,7 +119,7 @@ def lab_factory(
     root, url, (host, port) = boot_root
 
     def make(bmc: str = "manual", boot: str = "uefi") -> tuple[Lab, FakeIngotApi, BootFiles]:
-        config = LabConfig(tmp_path / "lab", nodes=1, bmc=bmc, boot=boot,  # type: ignore[arg-type]
+        config = LabConfig(tmp_path / "lab", post_seconds=0, nodes=1, bmc=bmc, boot=boot,  # type: ignore[arg-type]
                            disk_gb=0.01, boot_url=url, tftp=f"{host}:{port}")  # fmt: skip
         lab = Lab(config)
         api = FakeIngotApi(set(lab.servers[0].spec.macs[:1]))
