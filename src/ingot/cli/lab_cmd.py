@@ -135,7 +135,7 @@ def status(state_dir: Path = typer.Option(..., "--state-dir")) -> None:
     for m in _lab(state_dir)["machines"]:  # type: ignore[attr-defined]
         bmc = m.get("bmc") or {}
         where = f"{bmc.get('type')} :{bmc.get('port')}" if bmc.get("port") else bmc.get("type")
-        agent = f"pid {m['agent_pid']}" if m.get("agent_pid") else "-"
+        agent = f"pid {m['agent_pid']} :{m['agent_port']}" if m.get("agent_pid") else "-"
         booted = m.get("booted_hostname") or (m.get("last_boot") or "-")
         boot = f"{m['boot_device']}{'' if m['boot_persistent'] else ' (once)'}"
         table.add_row(m["name"], str(where), m["power_state"], boot, agent, str(booted))
