@@ -161,7 +161,7 @@ class Lab:
             return
         self._stopping.set()
         for s in self.servers:
-            s.stop_agent()
+            s.close()
         for bmc in self._bmc_servers:
             bmc.stop()
         self._bmc_servers.clear()

@@ -87,6 +87,7 @@ class VirtualServer:
     last_boot: str | None = field(default=None, init=False)
     netboot: dict[str, Any] | None = field(default=None, init=False)
     _generation: int = field(default=0, init=False)
+    _closed: bool = field(default=False, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -185,6 +186,13 @@ class VirtualServer:
             LOG.warning("%s: boot failed: %s", self.name, exc)
         self.on_change()
 
+    def close(self) -> None:
+        """Stop the agent and start no new one (a boot in progress is abandoned); idempotent."""
+        with self._lock:
+            self._closed = True
+            self._generation += 1
+        self.stop_agent()
+
     def stop_agent(self) -> None:
         """Stop the agent process (group) by PID: SIGTERM, bounded wait, SIGKILL; idempotent."""
         with self._lock:
@@ -225,8 +233,8 @@ class VirtualServer:
         netboot.load(plan)
         self.console(f"booting kernel with cmdline: {plan.cmdline}")
         with self._lock:
-            if generation != self._generation:
-                return  # powered off (or reset) while loading
+            if generation != self._generation or self._closed:
+                return  # powered off (or reset, or the lab stopped) while loading
             self._start_agent(plan.cmdline, plan.mac)
         self.last_boot = "pxe"
 

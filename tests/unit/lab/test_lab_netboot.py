@@ -118,8 +118,10 @@ def lab_factory(
     made: list[tuple[Lab, FakeIngotApi]] = []
     root, url, (host, port) = boot_root
 
-    def make(bmc: str = "manual", boot: str = "uefi") -> tuple[Lab, FakeIngotApi, BootFiles]:
-        config = LabConfig(tmp_path / "lab", post_seconds=0, nodes=1, bmc=bmc, boot=boot,  # type: ignore[arg-type]
+    def make(
+        bmc: str = "manual", boot: str = "uefi", post: float = 0
+    ) -> tuple[Lab, FakeIngotApi, BootFiles]:
+        config = LabConfig(tmp_path / "lab", post_seconds=post, nodes=1, bmc=bmc, boot=boot,  # type: ignore[arg-type]
                            disk_gb=0.01, boot_url=url, tftp=f"{host}:{port}")  # fmt: skip
         lab = Lab(config)
         api = FakeIngotApi(set(lab.servers[0].spec.macs[:1]))
@@ -253,3 +255,17 @@ def test_ipmi_power_on_through_pyghmi_boots_the_agent(
     client.set_power("off", 10)
     wait_for(lambda: lab.servers[0].agent is None, "the agent to be stopped")
     assert "boots from pxe" in lab.servers[0].serial_log.read_text()
+
+
+def test_stopping_the_lab_during_post_starts_no_agent(
+    lab_factory: Callable[..., tuple[Lab, FakeIngotApi, BootFiles]],
+) -> None:
+    lab, api, bootfiles = lab_factory(post=0.5)
+    prepare(bootfiles, lab, api, "ipxe", "uefi")
+    server = lab.servers[0]
+    server.machine.set_boot_device("pxe", persistent=True)
+    server.machine.power("on")
+    lab.stop()
+    time.sleep(0.8)
+    assert server.agent is None and "agent pid" not in server.serial_log.read_text()
+    assert not api.lookups
