@@ -13,7 +13,7 @@ from ingot.api.app import create_app
 from ingot.conductor.rpc import ConductorAPI
 from ingot.conductor.rules import load_built_in_rules
 from ingot.conductor.service import Conductor
-from ingot.db import Database, migrate
+from ingot.db import Database
 from ingot.drivers.registry import DriverRegistry
 from ingot.services import Services
 from ingot.settings import IngotSettings
@@ -21,20 +21,45 @@ from ingot.settings import IngotSettings
 LOG = logging.getLogger(__name__)
 
 
-def build_services(settings: IngotSettings) -> Services:
-    """Open the database (migrating it to the newest schema) and load the drivers."""
+def build_services(settings: IngotSettings, *, migrate_schema: bool = True) -> Services:
+    """Open the database (migrating it to the newest schema) and load the drivers.
+
+    Long-running servers pass ``migrate_schema=False`` after running :func:`migrate_out_of_process`:
+    Alembic and the migration scripts then never occupy the server's memory.
+    """
     settings.default.state_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url, busy_timeout_ms=settings.database.sqlite_busy_timeout_ms)
-    migrate.upgrade(db)
+    if migrate_schema:
+        from ingot.db import migrate
+
+        migrate.upgrade(db)
     # A broken built-in rules file is a start-up error, not a surprise at the first inspection.
     load_built_in_rules(settings.inspection_rules.built_in_rules)
     return Services(settings=settings, db=db, drivers=DriverRegistry(settings))
 
 
+def migrate_out_of_process(settings: IngotSettings) -> None:
+    """Bring the schema to head in a child process; raises ConfigError with its output."""
+    import subprocess
+    import sys
+
+    settings.default.state_dir.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "ingot.db.migrate", settings.database_url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        from ingot.errors import ConfigError
+
+        raise ConfigError(f"Database migration failed: {done.stderr.strip()[-2000:]}")
+
+
 @contextlib.contextmanager
 def boot_servers(settings: IngotSettings) -> Iterator[None]:
     """The embedded HTTP boot server (and TFTP when ``[pxe] tftp_port`` is set)."""
-    from ingot.netboot import http, tftp
+    from ingot.netboot import http
 
     root = settings.boot_root
     root.mkdir(parents=True, exist_ok=True)
@@ -46,6 +71,8 @@ def boot_servers(settings: IngotSettings) -> Iterator[None]:
         stoppers.append(server.stop)
         LOG.info("HTTP boot server on %s serving %s", server.url, root)
     if settings.pxe.tftp_port:
+        from ingot.netboot import tftp
+
         tftp_root = settings.pxe.tftp_root or root
         handle = tftp.start(
             tftp.Config(root=tftp_root, host=settings.pxe.tftp_host, port=settings.pxe.tftp_port)
@@ -61,10 +88,10 @@ def boot_servers(settings: IngotSettings) -> Iterator[None]:
 
 @contextlib.contextmanager
 def all_in_one(
-    settings: IngotSettings, *, with_boot_servers: bool = False
+    settings: IngotSettings, *, with_boot_servers: bool = False, migrate_schema: bool = True
 ) -> Iterator[tuple[Services, Conductor, FastAPI]]:
     """Services + a started conductor + the API app (+ boot servers); stops all on exit."""
-    services = build_services(settings)
+    services = build_services(settings, migrate_schema=migrate_schema)
     conductor = Conductor(services)
     services.conductor = ConductorAPI(conductor)
     with contextlib.ExitStack() as stack:

@@ -43,3 +43,23 @@ def autogenerate(db: Database, message: str) -> None:
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.revision(cfg, message=message, autogenerate=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ingot.db.migrate URL``: upgrade that database to head."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m ingot.db.migrate DATABASE_URL", file=sys.stderr)
+        return 2
+    db = Database(args[0])
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -66,7 +66,10 @@ class HardwareType:
 
 
 class DriverRegistry:
-    """Enabled hardware types and interface instances (one instance per implementation)."""
+    """Enabled hardware types and interface instances (one instance per implementation).
+
+    Names are checked at start-up; the implementations' modules load on first use.
+    """
 
     def __init__(self, settings: IngotSettings) -> None:
         self._instances: dict[tuple[str, str], Interface] = {}
@@ -81,7 +84,7 @@ class DriverRegistry:
                         f"enabled_{kind}_interfaces lists {name!r}, which this Ingot does not "
                         f"have. Available {kind} interfaces: {', '.join(known)}."
                     )
-                self._instances[(kind, name)] = _load(IMPLEMENTATIONS[(kind, name)])()
+        self._enabled = {(k, n) for k, names in enabled_impls.items() for n in names}
         self.types: dict[str, HardwareType] = {}
         for type_name in settings.default.enabled_hardware_types:
             supported = HARDWARE_TYPES.get(type_name)
@@ -111,7 +114,14 @@ class DriverRegistry:
         return found
 
     def interface(self, kind: str, name: str) -> Interface:
-        return self._instances[(kind, name)]
+        """The implementation, imported on first use: an Ingot that never talks Redfish does
+        not carry sushy and its dependencies in memory."""
+        found = self._instances.get((kind, name))
+        if found is None:
+            if (kind, name) not in self._enabled:
+                raise ConfigError(f"The {kind} interface {name!r} is not enabled.")
+            found = self._instances[(kind, name)] = _load(IMPLEMENTATIONS[(kind, name)])()
+        return found
 
     def check_interface(self, hw_type: str, kind: str, name: str) -> None:
         """400 when ``name`` is not an enabled ``kind`` interface for ``hw_type``."""
