@@ -98,7 +98,7 @@ def create_app(config: Config) -> Starlette:
         if digest:
             headers["etag"] = f'"sha256-{digest}"'
             headers["x-checksum-sha256"] = digest
-        return FileResponse(
+        return _BigChunkFileResponse(
             path,
             headers=headers,
             media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"),
@@ -106,6 +106,13 @@ def create_app(config: Config) -> Starlette:
         )
 
     return Starlette(routes=[Route("/{path:path}", serve_file, methods=["GET", "HEAD"])])
+
+
+class _BigChunkFileResponse(FileResponse):
+    """Images are gigabytes: 1 MiB reads serve them at ~2 GB/s where Starlette's 64 KiB
+    reads top out near 700 MB/s (bench/image_stream.py)."""
+
+    chunk_size = 1024 * 1024
 
 
 def _stat_regular(path: Path | None) -> os.stat_result | None:
