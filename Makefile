@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install clean
+.PHONY: demo test lint typecheck unit install clean bench
 
 $(STAMP): pyproject.toml agent/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP)
 	$(BIN)/mypy --strict agent/src
 	bash scripts/with-postgres.sh $(BIN)/pytest -q tests
 	cd agent && ../$(BIN)/pytest -q -p no:cacheprovider tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/api_lifecycle.py --start-ingot --nodes 1000 --concurrency 16
+	$(BIN)/python bench/image_stream.py --size-mib 512 --repeat 1
 
 demo: $(STAMP)
 	$(BIN)/python -m ingot.demo
