@@ -36,6 +36,7 @@ _TFTP_TIMEOUT = 2  # seconds per packet (tftpy), loopback answers in microsecond
 _TFTP_RETRIES = 1
 _CHAIN_DEPTH = 4  # iPXE scripts chaining scripts; real configs use 1 (boot.ipxe -> per-MAC)
 _LOCAL_BOOT = ("sanboot", "exit", "localboot", "chainloader")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _MAC_VAR = re.compile(r"\$\{(?:net(\d+)/)?mac(?::(hexhyp|hex))?\}")
 
 
@@ -49,7 +50,7 @@ class BootServer:
 
     def __post_init__(self) -> None:
         for host in (self.http_host, self.tftp[0] if self.tftp else None):
-            if host is not None and host not in ("127.0.0.1", "localhost", "::1"):
+            if host is not None and host not in LOOPBACK:
                 raise InvalidInput(
                     f"lab boot server host {host!r}: the lab only talks to loopback; "
                     "run the boot server on 127.0.0.1."
@@ -216,9 +217,13 @@ class NetBoot:
         return " and ".join(parts) or "(none configured)"
 
     def _url(self, name: str) -> str:
-        if name.startswith(("http://", "https://")):
-            return name
-        return f"{self.server.http_url}/{name.lstrip('/')}"
+        """The URL for ``name``; "" (nothing to fetch) for one the lab must not reach."""
+        if not name.startswith(("http://", "https://")):
+            return f"{self.server.http_url}/{name.lstrip('/')}" if self.server.http_url else ""
+        if httpx.URL(name).host not in LOOPBACK:
+            self.console(f"refusing {name}: the lab only fetches from 127.0.0.1")
+            return ""
+        return name
 
     def _text(self, transport: Transport, name: str) -> str | None:
         if transport == "http":
@@ -244,6 +249,8 @@ class NetBoot:
             got = self._tftp_get(name, keep=False)
             return got if isinstance(got, int) else None
         url = self._url(name)
+        if not url:
+            return None
         try:
             with httpx.stream("GET", url, timeout=self.server.timeout) as response:
                 if response.status_code != 200:
