@@ -256,11 +256,17 @@ def _wait_active(api_url: str, names: list[str]) -> None:
     report_failures(console, failures, "deploy")
 
 
-def _verify(lab_dir: Path, names: list[str]) -> int:
-    machines = json.loads((lab_dir / "lab.json").read_text()).get("machines", [])
-    booted = {m.get("name"): m.get("booted_hostname") for m in machines}
-    keys = {m.get("name"): m.get("booted_ssh_keys") for m in machines}
-    ok = all(booted.get(n) == f"{n}.demo.example" and keys.get(n) == [DEMO_KEY] for n in names)
+def _verify(lab_dir: Path, names: list[str], timeout: float = 30) -> int:
+    """Servers come up a little after Ingot reports them active, as real ones do: poll."""
+    deadline = time.monotonic() + timeout
+    while True:
+        machines = json.loads((lab_dir / "lab.json").read_text()).get("machines", [])
+        booted = {m.get("name"): m.get("booted_hostname") for m in machines}
+        keys = {m.get("name"): m.get("booted_ssh_keys") for m in machines}
+        ok = all(booted.get(n) == f"{n}.demo.example" and keys.get(n) == [DEMO_KEY] for n in names)
+        if ok or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     if ok:
         console.print(f"\n[bold green]All {len(names)} servers booted from disk as their hosts.[/]")
         console.print(SUMMARY.format(lab=lab_dir))

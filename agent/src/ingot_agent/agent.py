@@ -97,22 +97,26 @@ class Agent:
             },
         }
 
+    def _send_inspection_data(self, attempts: int = 10) -> None:
+        """POST the inventory, retrying: the conductor may still be setting the node to
+        ``inspect wait`` (409/404) or be briefly unreachable when the ramdisk is fast."""
+        url = self.config.inspection_callback_url
+        assert url is not None
+        for attempt in range(1, attempts + 1):
+            try:
+                post_inspection(url, self.inspection_data(), self.config.insecure)
+                LOG.info("inspection data sent to %s", url)
+                return
+            except OSError as exc:
+                LOG.warning("sending inspection data to %s failed (try %d): %s", url, attempt, exc)
+                if self._stopped.wait(min(2.0 * attempt, 10.0)):
+                    return
+        LOG.error("giving up sending inspection data to %s", url)
+
     def connect(self) -> None:
         """Post inspection data when asked, then look the node up (blocking, bounded)."""
         if self.config.inspection_callback_url:
-            try:
-                post_inspection(
-                    self.config.inspection_callback_url,
-                    self.inspection_data(),
-                    self.config.insecure,
-                )
-                LOG.info("inspection data sent to %s", self.config.inspection_callback_url)
-            except OSError as exc:
-                LOG.error(
-                    "sending inspection data to %s failed: %s",
-                    self.config.inspection_callback_url,
-                    exc,
-                )
+            self._send_inspection_data()
         if self.client is None or self.config.standalone:
             return
         macs = [i.mac_address for i in self.ctx.hardware.list_network_interfaces()]

@@ -172,7 +172,10 @@ def continue_inspection(conductor: Conductor, data: dict[str, Any]) -> dict[str,
         node = session.scalars(
             select(models.Node)
             .join(models.Port, models.Port.node_id == models.Node.id)
-            .where(models.Port.address.in_(macs), models.Node.provision_state == states.INSPECTWAIT)
+            .where(
+                models.Port.address.in_(macs),
+                models.Node.provision_state.in_((states.INSPECTWAIT, states.INSPECTING)),
+            )
         ).first()
         if node is None:
             node = (
@@ -185,7 +188,12 @@ def continue_inspection(conductor: Conductor, data: dict[str, Any]) -> dict[str,
         if node is None:
             raise NotFound(f"No node waiting for inspection has a port with MAC {', '.join(macs)}.")
         ident = node.uuid
+    # A fast agent can post while the inspect flow still holds the lock (state "inspecting"):
+    # load_task then raises NodeLocked (409) and the agent retries.
     task = load_task(conductor, ident, lock=True)
+    if task.node.provision_state != states.INSPECTWAIT:
+        task.release()
+        raise NodeLocked(task.node.uuid, "the inspection that is starting")
     from ingot.conductor.inspection import apply_inventory
     from ingot.conductor.rules import RuleFailed
 
