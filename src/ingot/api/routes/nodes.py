@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 import uuid as uuidlib
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ingot import states
 from ingot.api import jsonpatch
-from ingot.api.context import Ctx, get_ctx, json_body
+from ingot.api.context import Ctx, get_ctx, json_body, raw_json
 from ingot.api.pagination import apply_page, next_link, page_params
 from ingot.api.resource import check_uuid, is_uuid_like, serializer
 from ingot.api.secrets import mask_secrets
@@ -51,9 +52,10 @@ def check_name(name: str | None) -> None:
 
 
 def node_view(
-    ctx: Ctx, session: Session, nodes: list[models.Node], names: list[str]
+    ctx: Ctx, session: Session, nodes: Sequence[Any], names: list[str]
 ) -> list[dict[str, Any]]:
-    """Serialise nodes with the computed fields, batching the lookups they need."""
+    """Serialise nodes (ORM objects or table rows) with the computed fields, batching the
+    lookups they need."""
     ids = [n.id for n in nodes]
     traits = node_traits(session, ids) if "traits" in names else {}
     chassis: dict[int, str] = {}
@@ -148,7 +150,7 @@ def _apply_filters(ctx: Ctx, session: Session, stmt: Any, query: dict[str, Any])
 
 
 def list_nodes(
-    ctx: Ctx, request: Request, *, detail: bool, path: str, base_stmt: Any = None
+    ctx: Ctx, request: Request, *, detail: bool, path: str, where: Any = None
 ) -> dict[str, Any]:
     params = dict(request.query_params)
     detail_q = params.pop("detail", None)
@@ -168,10 +170,14 @@ def list_nodes(
     )  # fmt: skip
     filters = {k: params.get(k) for k in _LIST_FILTERS}
     with ctx.db.read() as session:
-        stmt: Any = base_stmt if base_stmt is not None else select(models.Node)
+        # Plain rows, not ORM objects: building a thousand Node instances was half the time
+        # of GET /v1/nodes/detail, and the view only reads attributes.
+        stmt: Any = select(models.Node.__table__)
+        if where is not None:
+            stmt = stmt.where(where)
         stmt = _apply_filters(ctx, session, stmt, filters)
         stmt = apply_page(session, stmt, models.Node, page, "node")
-        nodes = list(session.scalars(stmt))
+        nodes = list(session.execute(stmt))
         items = node_view(ctx, session, nodes, names)
     result: dict[str, Any] = {"nodes": items}
     query = {**filters, "fields": ",".join(names) if fields else None}
@@ -182,13 +188,13 @@ def list_nodes(
 
 
 @router.get("/v1/nodes")
-def get_nodes(request: Request, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
-    return list_nodes(ctx, request, detail=False, path="nodes")
+def get_nodes(request: Request, ctx: Ctx = Depends(get_ctx)) -> Response:
+    return raw_json(list_nodes(ctx, request, detail=False, path="nodes"))
 
 
 @router.get("/v1/nodes/detail")
-def get_nodes_detail(request: Request, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
-    return list_nodes(ctx, request, detail=True, path="nodes/detail")
+def get_nodes_detail(request: Request, ctx: Ctx = Depends(get_ctx)) -> Response:
+    return raw_json(list_nodes(ctx, request, detail=True, path="nodes/detail"))
 
 
 @router.get("/v1/nodes/{ident}")

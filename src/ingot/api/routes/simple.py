@@ -55,8 +55,13 @@ def chassis_nodes(ident: str, request: Request, ctx: Ctx = Depends(get_ctx)) -> 
 
     with ctx.db.read() as session:
         chassis_id = get_by_uuid(session, models.Chassis, ident, "chassis").id
-    base = select(models.Node).where(models.Node.chassis_id == chassis_id)
-    return list_nodes(ctx, request, detail=False, path=f"chassis/{ident}/nodes", base_stmt=base)
+    return list_nodes(
+        ctx,
+        request,
+        detail=False,
+        path=f"chassis/{ident}/nodes",
+        where=models.Node.chassis_id == chassis_id,
+    )
 
 
 # --- volume ------------------------------------------------------------------------------
