@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ingot.configdrive import read_iso
 from ingot.errors import InvalidInput
-from ingot_agent.partition_table import read_partition_table
+from ingot_agent.partition_table import Partition, PartitionTable, read_partition_table
 
 CONFIG_DRIVE_LABEL = "config-2"
 _LATEST = "openstack/latest/"
+_ISO_PVD = 16 * 2048  # ISO9660 primary volume descriptor: type, "CD001", ..., volume id at 40
 # A config drive partition larger than this is not one Ingot or Ironic wrote (64 MiB limit).
 _MAX_CONFIG_DRIVE = 64 * 1024 * 1024
 
@@ -81,7 +82,7 @@ def inspect_disk(disk: Path) -> DiskBoot:
         table = read_partition_table(fh)
         if table is None:
             return DiskBoot(disk=disk, table=None)
-        part = table.find(CONFIG_DRIVE_LABEL)
+        part = table.find(CONFIG_DRIVE_LABEL) or _labelled_iso(fh, table)
         if part is None:
             return DiskBoot(disk=disk, table=table.label, partitions=len(table.partitions))
         size = part.size(table.sector)
@@ -111,6 +112,18 @@ def inspect_disk(disk: Path) -> DiskBoot:
         user_data=files.get(_LATEST + "user_data"),
         network_data=network if isinstance(network, dict) else None,
     )
+
+
+def _labelled_iso(fh: BinaryIO, table: PartitionTable) -> Partition | None:
+    """The partition holding an ISO9660 volume labelled ``config-2``, as cloud-init finds it
+    (by filesystem label): MBR partitions have no names, so on an MBR disk this is the only way.
+    """
+    for part in table.partitions:
+        fh.seek(part.offset(table.sector) + _ISO_PVD)
+        pvd = fh.read(72)
+        if pvd[1:6] == b"CD001" and pvd[40:72].rstrip(b" \x00") == CONFIG_DRIVE_LABEL.encode():
+            return part
+    return None
 
 
 def read_config_drive(disk: Path) -> dict[str, Any] | None:

@@ -149,3 +149,27 @@ def test_inspect_disk_reports_a_damaged_config_drive(tmp_path: Path) -> None:
     found = inspect_disk(disk)
     assert found.bootable and found.meta_data is None
     assert found.problems and "not readable" in found.problems[0]
+
+
+def test_inspect_disk_finds_the_config_drive_of_an_mbr_disk_by_its_iso_label(
+    tmp_path: Path,
+) -> None:
+    # MBR partitions have no names: cloud-init (and the lab) find config-2 by the ISO's label.
+    disk = tmp_path / "d.img"
+    size = 16 * 1024 * 1024
+    mbr = bytearray(512)
+    mbr[446:462] = (
+        bytes([0x80, 0, 0, 0, 0x83, 0, 0, 0])
+        + (2048).to_bytes(4, "little")
+        + (4096).to_bytes(4, "little")
+    )
+    mbr[510:512] = b"\x55\xaa"
+    iso = build_iso({"uuid": "u-7", "hostname": "mbr-1.example"})
+    with open(disk, "w+b") as fh:
+        fh.truncate(size)
+        fh.write(mbr)
+        _table, part = append_partition(fh, size, len(iso), "config-2")
+        fh.seek(part.start * 512)
+        fh.write(iso)
+    found = inspect_disk(disk)
+    assert (found.table, found.partitions, found.hostname) == ("msdos", 2, "mbr-1.example")
