@@ -13,6 +13,13 @@ here answers all BMCs of a :class:`IpmiBmcServer`. Two fixes make real clients h
   "unauthorized name" (status 0x0D) and we do too, so a wrong user fails fast and clearly.
 
 Boot flags carry the persistent and EFI bits both ways, which pyghmi's stock handlers drop.
+
+pyghmi's I/O thread sleeps in ``select()`` on the socket list as it was when it entered, and
+everyone wakes it by sending a byte to ``iosockets[0]``. If that first socket is a BMC's, stopping
+the BMC removes it, and the thread sleeps on (up to 300 s) on a closed socket, deaf to every
+socket added later: a BMC started afterwards in the same process never answers, and pyghmi
+clients hang. So before the first BMC, :func:`_ensure_wake_socket` makes ``iosockets[0]`` a
+client socket no BMC owns, which lives as long as the process (as pyghmi's own client sockets do).
 """
 
 from __future__ import annotations
@@ -78,6 +85,18 @@ class IpmiFaults:
     delay: float = 0.0  # seconds to wait before answering each in-session request
 
 
+_wake_lock = threading.Lock()
+
+
+def _ensure_wake_socket() -> None:
+    """Make sure ``iosockets[0]`` (pyghmi's wake-up socket) is one no BMC owns; see docstring."""
+    with _wake_lock:
+        if not ipmisession.iosockets:
+            # pyghmi's own client socket, as its first client call would make it; this also
+            # starts the I/O thread and settles the loopback address it wakes itself through.
+            ipmisession.Session._assignsocket()
+
+
 class _ServerSession(serversession.ServerSession):  # type: ignore[misc]
     """pyghmi's server session with the cipher-suite and unknown-user fixes (module docstring)."""
 
@@ -121,6 +140,7 @@ class VirtualIpmiBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
         address: str = "127.0.0.1",
         faults: IpmiFaults | None = None,
     ) -> None:
+        _ensure_wake_socket()
         super().__init__(
             {username: password},
             port=port,
@@ -305,7 +325,7 @@ class IpmiBmcServer:
                 ipmisession.iosockets.remove(sock)
         # pyghmi's I/O thread may be inside select() on these sockets; an I/O wait returns only
         # after it has looped through select() again with the shortened list, so closing is safe.
-        # With no socket left (no client ever connected) there is no I/O thread to wait for.
+        # The wake-up socket (never a BMC's) is still there for the I/O wait to go through.
         if ipmisession.iosockets:
             ipmisession._io_wait(0)
         for sock in closing:
