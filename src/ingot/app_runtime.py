@@ -58,15 +58,26 @@ def migrate_out_of_process(settings: IngotSettings) -> None:
 
 @contextlib.contextmanager
 def boot_servers(settings: IngotSettings) -> Iterator[None]:
-    """The embedded HTTP boot server (and TFTP when ``[pxe] tftp_port`` is set)."""
+    """The embedded HTTP boot server (and TFTP when ``[pxe] tftp_port`` is set), and dnsmasq
+    when ``[dhcp] dhcp_provider = dnsmasq`` (stopped by PID on exit)."""
+    from ingot.images.staging import PUBLISH_PREFIX, cache_dir
     from ingot.netboot import http
+    from ingot.netboot.bootfiles import BootFiles
 
     root = settings.boot_root
     root.mkdir(parents=True, exist_ok=True)
+    images = cache_dir(settings.default.state_dir)
+    images.mkdir(parents=True, exist_ok=True)
+    BootFiles(root, settings.boot_url).ensure_chain_files()
     stoppers = []
     if settings.deploy.http_port:
         server = http.start(
-            http.Config(root=root, host=settings.deploy.http_host, port=settings.deploy.http_port)
+            http.Config(
+                root=root,
+                mounts={PUBLISH_PREFIX: images},
+                host=settings.deploy.http_host,
+                port=settings.deploy.http_port,
+            )
         )
         stoppers.append(server.stop)
         LOG.info("HTTP boot server on %s serving %s", server.url, root)
@@ -79,6 +90,15 @@ def boot_servers(settings: IngotSettings) -> Iterator[None]:
         )
         stoppers.append(handle.stop)
         LOG.info("TFTP server on %s:%s serving %s", settings.pxe.tftp_host, handle.port, tftp_root)
+    if settings.dhcp.dhcp_provider == "dnsmasq":
+        from ingot.dhcp.provider import start_dnsmasq
+
+        try:
+            stoppers.append(start_dnsmasq(settings).stop)
+        except BaseException:
+            for stop in reversed(stoppers):
+                stop()
+            raise
     try:
         yield
     finally:

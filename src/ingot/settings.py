@@ -114,6 +114,25 @@ class PxeSection(BaseModel):
     tftp_host: str = "127.0.0.1"
     tftp_port: int = 0  # 0: no embedded TFTP (dnsmasq serves TFTP in production)
     kernel_append_params: str = "nofb nomodeset vga=normal console=ttyS0"
+    tftp_server: str | None = None  # next-server DHCP names; default: the host of boot_url
+
+
+class DhcpSection(BaseModel):
+    """Ironic's ``[dhcp] dhcp_provider``, and the dnsmasq Ingot runs when it is ``dnsmasq``.
+
+    DHCP only ever runs on ``interface``; with ``none`` the site's DHCP server points nodes at
+    Ingot (docs/netboot.md).
+    """
+
+    dhcp_provider: Literal["none", "dnsmasq"] = "none"
+    interface: str | None = None  # the provisioning interface dnsmasq binds to (required)
+    dhcp_range: list[str] = Field(default_factory=list)  # "start,end[,netmask[,lease]]"
+    enable_tftp: bool = True  # dnsmasq serves TFTP from the boot root (unless [pxe] tftp_port)
+    ra_prefix: str | None = None  # e.g. fd99::, IPv6 RAs so iPXE does not wait for autoconf
+    user: str | None = None  # user dnsmasq drops to; "root" when the state dir is under /root
+    ignore_unknown: bool = False  # answer only MACs with a host entry
+    netns: str | None = None  # run dnsmasq inside this network namespace (labs, tests)
+    binary: str = "dnsmasq"
 
 
 class IpmiSection(BaseModel):
@@ -130,6 +149,9 @@ class AgentSection(BaseModel):
     command_timeout: float = 60.0
     power_off_timeout: float = 30.0  # how long a soft power off by the agent may take
     agent_verify_ca: bool = False
+    # http: the agent downloads http(s) images itself; local: the conductor caches and serves
+    # them too. file:// and path images are always cached and served by the conductor.
+    image_download_source: Literal["http", "local"] = "http"
 
 
 class InspectionRulesSection(BaseModel):
@@ -154,6 +176,7 @@ class IngotSettings(BaseSettings):
     pxe: PxeSection = Field(default_factory=PxeSection)
     agent: AgentSection = Field(default_factory=AgentSection)
     ipmi: IpmiSection = Field(default_factory=IpmiSection)
+    dhcp: DhcpSection = Field(default_factory=DhcpSection)
     inspection_rules: InspectionRulesSection = Field(default_factory=InspectionRulesSection)
 
     @property

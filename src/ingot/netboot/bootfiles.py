@@ -133,6 +133,7 @@ class BootFiles:
         ramdisk_url: KernelRef | None = None,
         root_uuid: str | None = None,
         kernel_append_params: str = "",
+        root_kind: templates.RootKind = "UUID",
     ) -> PreparedBoot:
         """Boot the deployed instance: from local disk, or (given a partition image's
         ``kernel_url``, ``ramdisk_url`` and ``root_uuid``) by netbooting its kernel.
@@ -160,7 +161,7 @@ class BootFiles:
             )
         kernel = self._stage(loader, kernel_url, node_dir / "kernel", "kernel")
         ramdisk = self._stage(loader, ramdisk_url, node_dir / "ramdisk", "ramdisk")
-        line = templates.partition_cmdline(root_uuid, kernel_append_params)
+        line = templates.partition_cmdline(root_uuid, kernel_append_params, root_kind=root_kind)
         prepared = self._write_configs(
             loader,
             macs,

@@ -86,3 +86,23 @@ def install(
     for name, source in found.items():
         link_or_copy_atomic(source, boot_root / name)
     return {name: boot_root / name for name in found}
+
+
+def install_available(
+    boot_root: Path, names: Iterable[str], search_root: Path = Path("/")
+) -> tuple[list[str], list[str]]:
+    """Install the named bootloaders that are present; return (installed, missing messages).
+
+    For start-up, where a missing loader only matters to nodes that need it: the caller logs
+    each message (it names the Debian package) instead of refusing to start.
+    """
+    installed: list[str] = []
+    missing: list[str] = []
+    for name in names:
+        try:
+            link_or_copy_atomic(find(name, search_root), boot_root / name)
+        except ConfigError as exc:
+            missing.append(exc.message)
+        else:
+            installed.append(name)
+    return installed, missing

@@ -24,6 +24,7 @@ from ingot.netboot.macs import bootif, hyphenated, normalize_mac
 BootMode = Literal["bios", "uefi"]
 Loader = Literal["pxelinux", "grub", "ipxe"]
 BootInterface = Literal["pxe", "ipxe", "http"]
+RootKind = Literal["UUID", "PARTUUID"]
 
 BOOT_MODES: tuple[BootMode, ...] = ("bios", "uefi")
 LOADERS: tuple[Loader, ...] = ("pxelinux", "grub", "ipxe")
@@ -114,9 +115,18 @@ def join_cmdline(*parts: str) -> str:
     return " ".join(p.strip() for p in parts if p.strip())
 
 
-def partition_cmdline(root_uuid: str, kernel_append_params: str = "") -> str:
-    """Command line to netboot a partition image's own kernel with its root filesystem."""
-    return join_cmdline(f"root=UUID={_word('root_uuid', root_uuid)} ro", kernel_append_params)
+def partition_cmdline(
+    root_uuid: str, kernel_append_params: str = "", *, root_kind: RootKind = "UUID"
+) -> str:
+    """Command line to netboot a partition image's own kernel with its root filesystem.
+
+    ``root_kind`` ``UUID`` is a filesystem UUID (Ironic's agent reports one), ``PARTUUID`` a
+    GPT partition GUID (what ingot-agent reports as ``root uuid``).
+    """
+    if root_kind not in ("UUID", "PARTUUID"):
+        raise InvalidInput(f"root_kind {root_kind!r} is not UUID or PARTUUID.")
+    root = f"root={root_kind}={_word('root_uuid', root_uuid)} ro"
+    return join_cmdline(root, kernel_append_params)
 
 
 def _template(name: str) -> Template:

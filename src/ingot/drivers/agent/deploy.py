@@ -71,27 +71,28 @@ async def start_command(task: Task, name: str, params: dict[str, Any], wait_stat
 
 
 def image_info(task: Task) -> dict[str, Any]:
-    """What ``standby.prepare_image`` needs, from instance_info (Ironic's keys)."""
-    info = task.node.instance_info
-    source = info.get("image_source")
-    if not source:
-        raise InvalidInput(
-            f"Node {task.node.uuid} has no instance_info.image_source; set the image URL: "
-            f"baremetal node set {task.node.uuid} --instance-info image_source=http://..."
-        )
-    image: dict[str, Any] = {
-        "id": str(source),
-        "urls": [str(source)],
-        "disk_format": info.get("image_disk_format", "raw"),
-        "image_type": info.get("image_type", "whole-disk"),
-        "node_uuid": task.node.uuid,
-    }
-    if info.get("image_os_hash_algo") and info.get("image_os_hash_value"):
-        image["os_hash_algo"] = info["image_os_hash_algo"]
-        image["os_hash_value"] = info["image_os_hash_value"]
-    elif info.get("image_checksum"):
-        image["checksum"] = info["image_checksum"]
-    root_hints = task.node.properties.get("root_device")
+    """What ``standby.prepare_image`` needs, from instance_info (Ironic's keys).
+
+    Images the conductor serves (file:// URLs and paths; http(s) with image_download_source
+    ``local``) were fetched, verified and published by the boot interface's prepare_ramdisk
+    (:mod:`ingot.images.staging`): the agent gets the boot server's URL and their sha256.
+    Raises InvalidInput naming the instance_info field that is wrong.
+    """
+    from ingot.images import staging
+
+    node = task.node
+    mode = staging.download_source(
+        node.instance_info,
+        node.driver_info,
+        task.conductor.services.settings.agent.image_download_source,
+    )
+    request = staging.image_request(node.instance_info, node_uuid=node.uuid, source_mode=mode)
+    staged = staging.StagedImage.from_internal(
+        node.driver_internal_info.get(staging.INTERNAL_KEY), request
+    )
+    image = staging.agent_image_info(request, staged)
+    image["node_uuid"] = node.uuid
+    root_hints = node.properties.get("root_device")
     if root_hints:
         image["root_device"] = root_hints
     return image
