@@ -109,12 +109,13 @@ def http_in_srv(netns: tuple[str, str], tmp_path: Path) -> Iterator[Path]:
         "asyncio.run(http.serve(http.Config(root=Path(sys.argv[1]), host=sys.argv[2], "
         "port=int(sys.argv[3]))))"
     )
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", srv, sys.executable, "-c", code, str(boot), SERVER_IP,
-         str(HTTP_PORT)],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "http.log").open("wb"),
-    )  # fmt: skip
+    with (tmp_path / "http.log").open("wb") as log:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", srv, sys.executable, "-c", code, str(boot), SERVER_IP,
+             str(HTTP_PORT)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )  # fmt: skip
     try:
         deadline = time.monotonic() + 15
         # up once it answers at all (a 404 for a file that is not there yet)
