@@ -27,26 +27,41 @@ def up(
     state_dir: Path = typer.Option(..., "--state-dir", help="Where the lab keeps its servers."),
     nodes: int = typer.Option(3, "--nodes", min=1, max=250),
     bmc: str = typer.Option("ipmi", "--bmc", help="ipmi, redfish, manual or mixed."),
-    boot: str = typer.Option("uefi", "--boot", help="bios or uefi."),
-    disk_gb: float = typer.Option(1.0, "--disk-gb", help="Sparse disk size per server."),
+    boot: str = typer.Option("uefi", "--boot", help="bios, uefi or mixed (even BIOS, odd UEFI)."),
+    disk_gb: float = typer.Option(None, "--disk-gb", help="Sparse disk size per server "
+                                  "[default: 1, with --vm 5: the agent wants 4 GiB or more]."),
     memory_mb: int = typer.Option(2048, "--memory-mb"),
     cpus: int = typer.Option(2, "--cpus"),
     nics: int = typer.Option(2, "--nics", min=1, max=8),
-    boot_url: str = typer.Option("http://127.0.0.1:8088", "--boot-url",
-                                 help="Ingot's HTTP boot server ([deploy] http_url)."),
+    boot_url: str = typer.Option(None, "--boot-url", help="Ingot's HTTP boot server ([deploy] "
+                                 "http_url) [default: http://127.0.0.1:8088, with --vm "
+                                 "http://10.231.0.1:8088 in the lab's namespace]."),
     tftp: str = typer.Option(None, "--tftp", help="Ingot's TFTP boot server, HOST:PORT "
                              "(pxelinux/GRUB configs); without it they are read over HTTP."),
     api_url: str = typer.Option(None, "--api-url", help="Agent API URL when a boot config "
                                 "has no ipa-api-url (normally it has)."),
     post_seconds: float = typer.Option(1.0, "--post-seconds", help="Firmware self-test time "
                                        "between power on and booting."),
+    vm: bool = typer.Option(False, "--vm", help="Real QEMU VMs on a bridge in a network "
+                            "namespace, with dnsmasq (root; docs/real-machines.md)."),
+    ramdisk: Path = typer.Option(None, "--ramdisk", help="With --vm: the directory of "
+                                 "`ingot ramdisk build -o DIR`."),
+    netns: str = typer.Option("ingot-lab", "--netns", help="With --vm: the namespace's name."),
+    dhcp: str = typer.Option("lab", "--dhcp", help="With --vm: lab (the lab runs dnsmasq) or "
+                             "ingot (ingot serve's [dhcp] dhcp_provider = dnsmasq does)."),
 ) -> None:  # fmt: skip
     """Start the lab and keep it running until `ingot lab down`, SIGTERM or Ctrl-C."""
     from ingot.lab.runner import Lab, LabConfig
+    from ingot.lab.vm_servers import default_boot_url
 
+    if disk_gb is None:
+        disk_gb = 5.0 if vm else 1.0
+    if boot_url is None:
+        boot_url = default_boot_url() if vm else "http://127.0.0.1:8088"
     config = LabConfig(
         state_dir, nodes, bmc, boot, disk_gb, memory_mb, cpus, nics,  # type: ignore[arg-type]
         boot_url.rstrip("/"), api_url.rstrip("/") if api_url else None, tftp, post_seconds,
+        vm=vm, ramdisk=ramdisk, netns=netns, dhcp=dhcp,  # type: ignore[arg-type]
     )  # fmt: skip
     lab = Lab(config)
     pid_file = lab.dir / PID_FILE
@@ -58,6 +73,8 @@ def up(
         lab.start()
         pid_file.write_text(str(os.getpid()))
         console.print(f"Lab with {nodes} servers is up; inventory: {lab.dir / 'inventory.json'}")
+        if lab.vm:
+            console.print(f"Run Ingot in its namespace: {lab.vm.describe()['serve']}")
         while not stop.wait(1.0):
             pass
     except KeyboardInterrupt:
@@ -81,9 +98,15 @@ def _alive(pid_file: Path) -> int | None:
 def _stop_stray_agents(state_dir: Path) -> None:
     """After a SIGKILL the lab could not stop its agents (own sessions); stop them by PID."""
     try:
-        machines = json.loads((state_dir / "lab.json").read_text())["machines"]
+        data = json.loads((state_dir / "lab.json").read_text())
+        machines = data["machines"]
     except (OSError, ValueError, KeyError):
         return
+    if data.get("vm"):
+        from ingot.lab.vm_servers import stop_stray_vms
+
+        for line in stop_stray_vms(data):
+            console.print(line)
     for machine in machines:
         pid = machine.get("agent_pid")
         try:

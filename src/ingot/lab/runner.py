@@ -9,6 +9,10 @@ presses (``ingot lab power NODE on``).
 
 The lab netboots from Ingot's boot server: ``boot_url`` (HTTP: iPXE scripts, kernels) and
 ``tftp`` (``HOST:PORT``: pxelinux and GRUB configs); both on loopback.
+
+``vm=True`` (root) makes the servers QEMU VMs on a bridge in a network namespace instead
+(:mod:`ingot.lab.vm_servers`); their BMCs listen on that namespace's loopback, and Ingot runs
+inside it. The description files keep the same shape.
 """
 
 from __future__ import annotations
@@ -17,16 +21,19 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ingot.errors import InvalidInput
 from ingot.lab.firmware import parse_tftp
 from ingot.lab.ports import free_port
 from ingot.lab.servers import GIB, ServerSpec, VirtualServer
+from ingot.lab.vm_servers import DhcpMode, VmNetwork, VmServer, default_boot_url
 
+T = TypeVar("T")
 LOG = logging.getLogger(__name__)
 BmcKind = Literal["ipmi", "redfish", "manual", "mixed"]
 USERNAME = "admin"
@@ -43,7 +50,7 @@ class LabConfig:
     state_dir: Path
     nodes: int = 3
     bmc: BmcKind = "ipmi"
-    boot: Literal["bios", "uefi"] = "uefi"
+    boot: Literal["bios", "uefi", "mixed"] = "uefi"  # mixed: even servers BIOS, odd UEFI
     disk_gb: float = 1.0
     memory_mb: int = 2048
     cpus: int = 2
@@ -52,6 +59,10 @@ class LabConfig:
     api_url: str | None = None
     tftp: str | None = None
     post_seconds: float = 1.0  # firmware POST before booting; see VirtualServer
+    vm: bool = False  # QEMU VMs in a network namespace (root); see ingot.lab.vm_servers
+    ramdisk: Path | None = None  # vm: the dir of `ingot ramdisk build` (deploy_kernel/_ramdisk)
+    netns: str = "ingot-lab"  # vm: the namespace's name
+    dhcp: DhcpMode = "lab"  # vm: "lab" runs dnsmasq on the bridge, "ingot" leaves it to Ingot
 
 
 def mac_for(index: int, nic: int = 0) -> str:
@@ -67,12 +78,15 @@ class Lab:
             raise InvalidInput(f"--nodes {config.nodes}: a lab has 1 to 250 servers.")
         if config.bmc not in BMC_KINDS:
             raise InvalidInput(f"--bmc {config.bmc!r}: use {', '.join(BMC_KINDS)}.")
-        if config.boot not in ("bios", "uefi"):
-            raise InvalidInput(f"--boot {config.boot!r}: use bios or uefi.")
+        if config.boot not in ("bios", "uefi", "mixed"):
+            raise InvalidInput(f"--boot {config.boot!r}: use bios, uefi or mixed.")
         if config.disk_gb <= 0:
             raise InvalidInput(f"--disk-gb {config.disk_gb}: give a positive size.")
         if not 0 <= config.post_seconds <= 600:
             raise InvalidInput(f"--post-seconds {config.post_seconds}: give 0 to 600.")
+        if config.vm and not (config.ramdisk and (config.ramdisk / "deploy_ramdisk").is_file()):
+            raise InvalidInput("--vm needs --ramdisk DIR with deploy_kernel and deploy_ramdisk: "
+                               "build them with `ingot ramdisk build -o DIR`.")  # fmt: skip
         self.config = config
         self.tftp = parse_tftp(config.tftp) if config.tftp else None
         self.dir = config.state_dir.resolve()
@@ -81,26 +95,34 @@ class Lab:
         self._last_state: str | None = None
         self._stopping = threading.Event()
         self._started = False
+        self.vm: VmNetwork | None = None
+        if config.vm:
+            url = config.boot_url or default_boot_url()
+            self.vm = VmNetwork(config.netns, self.dir, url, config.dhcp)
         self._control = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
         self.control_url = f"http://127.0.0.1:{self._control.server_address[1]}"
-        self.servers = [self._server(i) for i in range(config.nodes)]
+        self.servers: list[VirtualServer | VmServer] = [
+            self._server(i) for i in range(config.nodes)
+        ]
         self._bmc_servers: list[Any] = []
         self.bmc: dict[str, dict[str, Any]] = {}
         self._threads: list[threading.Thread] = []
 
-    def _server(self, index: int) -> VirtualServer:
+    def _server(self, index: int) -> VirtualServer | VmServer:
         c = self.config
         name = f"node-{index}"
-        macs = [mac_for(index, nic) for nic in range(c.nics)]
+        macs = [mac_for(index, nic) for nic in range(1 if self.vm else c.nics)]
         spec = ServerSpec(
             name=name,
             macs=macs,
             disk_bytes=int(c.disk_gb * GIB),
             memory_mb=c.memory_mb,
             cpus=c.cpus,
-            boot_mode=c.boot,
+            boot_mode=c.boot if c.boot != "mixed" else ("bios", "uefi")[index % 2],
             index=index,
         )
+        if self.vm:
+            return VmServer(spec, self.dir / name, self.vm, on_change=self.write_state)
         return VirtualServer(
             spec,
             self.dir / name,
@@ -124,17 +146,22 @@ class Lab:
         from ingot.lab.bmc.ipmi import start_ipmi_bmcs
         from ingot.lab.bmc.redfish import start_redfish
 
+        if self.vm:
+            self.vm.up([s for s in self.servers if isinstance(s, VmServer)])
         kinds = {s.name: self._kind(i) for i, s in enumerate(self.servers)}
         ipmi = [s for s in self.servers if kinds[s.name] == "ipmi"]
         redfish = [s for s in self.servers if kinds[s.name] == "redfish"]
         if ipmi:
-            server = start_ipmi_bmcs([(s.machine, 0) for s in ipmi], USERNAME, PASSWORD)
+            server = self._bind(
+                lambda: start_ipmi_bmcs([(s.machine, 0) for s in ipmi], USERNAME, PASSWORD)
+            )
             self._bmc_servers.append(server)
             for s in ipmi:
                 self.bmc[s.name] = {"type": "ipmi", "address": "127.0.0.1",
                                     "port": server.port_of(s.machine)}  # fmt: skip
         if redfish:
-            rf = start_redfish([s.machine for s in redfish], 0, USERNAME, PASSWORD)
+            rf = self._bind(lambda: start_redfish([s.machine for s in redfish], 0, USERNAME,
+                                                  PASSWORD))  # fmt: skip
             self._bmc_servers.append(rf)
             for s in redfish:
                 self.bmc[s.name] = {"type": "redfish", "address": rf.url, "port": rf.port,
@@ -170,7 +197,13 @@ class Lab:
         self._control.server_close()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.vm:
+            self.vm.down()
         self.write_state()
+
+    def _bind(self, start: Callable[[], T]) -> T:
+        """Start a BMC where Ingot reaches it: in the VM lab's namespace, else right here."""
+        return self.vm.call(start) if self.vm else start()
 
     def __enter__(self) -> Lab:
         self.start()
@@ -186,6 +219,8 @@ class Lab:
 
     def _deploy_ramdisk(self) -> None:
         """The lab firmware runs the agent itself; these stand in for kernel and initramfs."""
+        if self.vm:
+            return  # real servers boot the real deploy ramdisk (config.ramdisk)
         images = self.dir / "images"
         images.mkdir(exist_ok=True)
         (images / "agent.kernel").write_bytes(b"ingot lab: the firmware runs ingot-agent\n")
@@ -196,6 +231,12 @@ class Lab:
     def write_inventory(self) -> None:
         nodes = []
         images = self.dir / "images"
+        kernel, ramdisk = images / "agent.kernel", images / "agent.initramfs"
+        if self.vm and self.config.ramdisk:
+            kernel, ramdisk = (
+                self.config.ramdisk / "deploy_kernel",
+                self.config.ramdisk / ("deploy_ramdisk"),
+            )
         for s in self.servers:
             bmc = self.bmc[s.name]
             entry: dict[str, Any] = {
@@ -205,8 +246,8 @@ class Lab:
                 "cpu": s.spec.cpus,
                 "memory": s.spec.memory_mb,
                 "disk": max(int(s.spec.disk_bytes / GIB), 1),
-                "kernel_id": str(images / "agent.kernel"),
-                "ramdisk_id": str(images / "agent.initramfs"),
+                "kernel_id": str(kernel),
+                "ramdisk_id": str(ramdisk),
                 "capabilities": f"boot_mode:{s.spec.boot_mode}",
             }
             if bmc["type"] == "ipmi":
@@ -231,6 +272,7 @@ class Lab:
                 "tftp": self.config.tftp,
                 "api_url": self.config.api_url,
                 "running": not self._stopping.is_set(),
+                **({"vm": self.vm.describe()} if self.vm else {}),
                 "machines": [{**s.state(), "bmc": self.bmc.get(s.name)} for s in self.servers],
             }
             text = json.dumps(data, indent=1)
@@ -238,7 +280,7 @@ class Lab:
                 _write_text(self.dir / "lab.json", text)
                 self._last_state = text
 
-    def server(self, name: str) -> VirtualServer:
+    def server(self, name: str) -> VirtualServer | VmServer:
         for s in self.servers:
             if s.name == name:
                 return s
