@@ -231,10 +231,9 @@ def test_dhcp_tftp_http_boot_in_netns(
             # the files those boot files lead to, over TFTP (dnsmasq) and HTTP
             chain = http_get(cli, "boot.ipxe").decode()
             assert f"{BOOT_URL}/ipxe/" in chain
-            assert (
-                tftp_get(cli, "undionly.kpxe", tmp_path / "u")
-                == Path("/usr/lib/ipxe/undionly.kpxe").read_bytes()
-            )
+            undionly = Path("/usr/lib/ipxe/undionly.kpxe")  # Debian package ipxe
+            if undionly.is_file():  # installed into the boot root by start_dnsmasq
+                assert tftp_get(cli, "undionly.kpxe", tmp_path / "u") == undionly.read_bytes()
             name = "ipxe/52-54-00-00-00-30.ipxe"
             script_http = http_get(cli, name)
             assert tftp_get(cli, name, tmp_path / "s") == script_http
