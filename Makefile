@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit install clean bench
+.PHONY: demo test test-vm lint typecheck unit install clean bench
 
 $(STAMP): pyproject.toml agent/pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,16 @@ test: $(STAMP)
 	$(BIN)/mypy --strict agent/src
 	bash scripts/with-postgres.sh $(BIN)/pytest -q tests
 	cd agent && ../$(BIN)/pytest -q -p no:cacheprovider tests
+
+# The QEMU VM tier (root): Debian packages, the deploy ramdisk (rebuilt only when its inputs
+# change; cached by content in ~/.cache/ingot/ramdisk), then 2 VMs (BIOS, UEFI) deployed end to
+# end (docs/real-machines.md). INGOT_VM_REQUIRED turns "cannot run here" into a failure.
+VM_RAMDISK ?= /var/tmp/ingot-ramdisk
+test-vm: $(STAMP)
+	bash scripts/vm-tier-deps.sh
+	$(BIN)/ingot ramdisk build -o $(VM_RAMDISK)
+	INGOT_VM_RAMDISK=$(VM_RAMDISK) INGOT_VM_REQUIRED=1 $(BIN)/pytest -q -s -p no:cacheprovider \
+		tests/e2e/test_qemu_deploy.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/api_lifecycle.py --start-ingot --nodes 1000 --concurrency 16
