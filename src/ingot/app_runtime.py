@@ -107,22 +107,61 @@ def boot_servers(settings: IngotSettings) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def running_conductor(
+    services: Services,
+    *,
+    hostname: str | None = None,
+    group: str | None = None,
+    rpc_host: str | None = "127.0.0.1",
+    rpc_port: int = 0,
+) -> Iterator[Conductor]:
+    """A started conductor with its JSON-RPC endpoint (recorded as ``rpc_url`` so API
+    processes and peers can send it work); ``rpc_host=None`` runs it without one."""
+    from ingot.conductor import rpc
+
+    conductor = Conductor(services, hostname, group)
+    server = rpc.serve(conductor, rpc_host, rpc_port) if rpc_host is not None else None
+    conductor.rpc_url = server.url if server is not None else None
+    try:
+        conductor.start()
+        try:
+            yield conductor
+        finally:
+            conductor.stop()
+    finally:
+        if server is not None:
+            server.stop()
+
+
+@contextlib.contextmanager
 def all_in_one(
     settings: IngotSettings, *, with_boot_servers: bool = False, migrate_schema: bool = True
 ) -> Iterator[tuple[Services, Conductor, FastAPI]]:
-    """Services + a started conductor + the API app (+ boot servers); stops all on exit."""
+    """Services + a started conductor + the API app (+ boot servers); stops all on exit.
+
+    The API calls this conductor directly for the nodes it owns and other conductors sharing
+    the database over JSON-RPC for theirs."""
     services = build_services(settings, migrate_schema=migrate_schema)
-    conductor = Conductor(services)
-    services.conductor = ConductorAPI(conductor)
     with contextlib.ExitStack() as stack:
+        stack.callback(services.db.dispose)
         if with_boot_servers:
             stack.enter_context(boot_servers(settings))
-        conductor.start()
-        try:
-            yield services, conductor, create_app(services)
-        finally:
-            conductor.stop()
-            services.db.dispose()
+        conductor = stack.enter_context(running_conductor(services))
+        services.conductor = ConductorAPI(services, local=conductor)
+        stack.callback(services.conductor.close)
+        yield services, conductor, create_app(services)
+
+
+@contextlib.contextmanager
+def api_only(settings: IngotSettings) -> Iterator[tuple[Services, FastAPI]]:
+    """The API without a conductor (``ingot api``): work goes to conductors over JSON-RPC."""
+    services = build_services(settings, migrate_schema=False)
+    services.conductor = ConductorAPI(services)
+    try:
+        yield services, create_app(services)
+    finally:
+        services.conductor.close()
+        services.db.dispose()
 
 
 def run_server(app: Any, host: str, port: int, log_level: str = "warning") -> None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 from rich.console import Console
 
-from ingot.cli import image, lab_cmd, node, node_actions, port, ramdisk
+from ingot.cli import cluster, image, lab_cmd, node, node_actions, port, ramdisk
 from ingot.cli.connection import URL_ENVVARS, Connection
 from ingot.cli.explain import explain
 from ingot.cli.import_cmd import import_inventory
@@ -24,6 +24,8 @@ Examples: `ingot import instackenv.json --manage --provide` ·
 `ingot watch`"""
 app = typer.Typer(no_args_is_help=True, add_completion=True, help=HELP)
 app.command()(serve)
+app.command("api")(cluster.api)
+app.command("conductor")(cluster.conductor)
 node_actions.register(node.app)
 app.add_typer(node.app, name="node")
 app.add_typer(port.app, name="port")

@@ -19,8 +19,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ingot import states
-from ingot.conductor import outcome, periodics
+from ingot.conductor import outcome, periodics, takeover
 from ingot.conductor.hashring import RingSet
+from ingot.conductor.ring import LiveConductor, RingCache
 from ingot.conductor.task import Task, load_task
 from ingot.db import locks, models
 from ingot.drivers.bmc_access import BmcAccess
@@ -46,14 +47,28 @@ class Conductor:
         self._workers: asyncio.Semaphore | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._periodics: list[asyncio.Task[None]] = []
-        self.ring = RingSet({self.hostname: self.group}, cfg.conductor.hash_partition_exponent)
+        self.rpc_url: str | None = None  # set before start() when peers may call us
+        self.ring_cache = RingCache(
+            services.db,
+            heartbeat_timeout=cfg.conductor.heartbeat_timeout,
+            partition_exponent=cfg.conductor.hash_partition_exponent,
+            max_age=cfg.conductor.heartbeat_interval,
+            always=LiveConductor(self.hostname, self.group, None),
+        )
         self.bmc_access = BmcAccess(max_parallel=cfg.conductor.max_concurrent_bmc_sessions)
 
     # --- lifecycle -----------------------------------------------------------------------
 
+    @property
+    def ring(self) -> RingSet:
+        """The ring over the live conductors (and us), rebuilt every heartbeat interval."""
+        return self.ring_cache.get().ring
+
     def start(self) -> None:
         """Register, clear our stale locks, and run the loop on a daemon thread."""
+        self.ring_cache.always = LiveConductor(self.hostname, self.group, self.rpc_url)
         self.register()
+        self.ring_cache.refresh()  # before _fail_interrupted: peers may own those nodes
         cleared = locks.release_all(self.services.db, self.hostname)
         if cleared:
             LOG.warning(
@@ -75,6 +90,7 @@ class Conductor:
         self._stopping = asyncio.Event()
         self._workers = asyncio.Semaphore(self.services.settings.conductor.workers_pool_size)
         self._periodics = periodics.start_all(self)
+        self._periodics.append(asyncio.ensure_future(takeover.watch(self)))
         self._ready.set()
         await self._stopping.wait()
         for job in self._periodics:
@@ -105,12 +121,13 @@ class Conductor:
                         conductor_group=self.group,
                         online=True,
                         drivers=drivers,
+                        rpc_url=self.rpc_url,
                         heartbeat_at=now,
                     )
                 )
             else:
                 row.conductor_group, row.online, row.drivers = self.group, True, drivers
-                row.heartbeat_at = now
+                row.heartbeat_at, row.rpc_url = now, self.rpc_url
 
         self.services.db.run_write(write)
 
@@ -152,11 +169,11 @@ class Conductor:
     # --- ownership -----------------------------------------------------------------------
 
     def owns(self, node: models.Node) -> bool:
-        return self.ring.owns(self.hostname, node.uuid, node.conductor_group or "")
+        return self.ring_cache.get().owns(self.hostname, node.uuid, node.conductor_group)
 
     def owner_of(self, node: models.Node) -> str | None:
         try:
-            return self.ring.owner(node.uuid, node.conductor_group or "")
+            return self.ring_cache.get().owner(node.uuid, node.conductor_group)
         except IngotError:
             return None
 

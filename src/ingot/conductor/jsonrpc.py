@@ -1,0 +1,196 @@
+"""JSON-RPC 2.0 over HTTP between API processes and conductors, as Ironic's ``json-rpc``.
+
+A conductor serves ``POST /`` on its own port (loopback unless told otherwise) and records
+the URL as ``conductors.rpc_url``. A call is ``{"jsonrpc": "2.0", "method", "params", "id"}``;
+the answer carries ``result`` or ``error``. An :class:`IngotError` raised in the conductor
+travels as ``error.code`` = its HTTP status and ``error.data.class`` = its class, and is raised
+again on the caller's side as the same class with the same message, so an API client sees the
+409 or 400 the conductor decided.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from ingot.errors import IngotError, NodeLocked
+
+LOG = logging.getLogger(__name__)
+Handler = Callable[[dict[str, Any]], Any]
+_MAX_BODY = 16 << 20  # inventories with many disks and LLDP data stay well below this
+
+
+class RemoteError(IngotError):
+    """An error from a conductor whose class is not known here; keeps its status."""
+
+    def __init__(self, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+        self.faultcode = "Client" if 400 <= status < 500 else "Server"
+
+
+class ConductorUnreachable(IngotError):
+    """The owning conductor did not answer (503); the ring moves its nodes once it is dead."""
+
+    status = 503
+
+
+def _subclasses(cls: type[IngotError]) -> Iterator[type[IngotError]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def encode_error(exc: BaseException) -> dict[str, Any]:
+    """The JSON-RPC ``error`` member for ``exc``; unexpected exceptions become 500s."""
+    if isinstance(exc, IngotError):
+        data: dict[str, Any] = {
+            "class": f"{type(exc).__module__}.{type(exc).__qualname__}",
+            "status": exc.status,
+        }
+        if isinstance(exc, NodeLocked):
+            data.update(node=exc.node, holder=exc.holder)
+        return {"code": exc.status, "message": exc.message, "data": data}
+    return {"code": 500, "message": f"{type(exc).__name__}: {exc}", "data": {"status": 500}}
+
+
+def decode_error(error: dict[str, Any]) -> IngotError:
+    """Rebuild the conductor's exception: same class when known here, else RemoteError."""
+    message = str(error.get("message", "conductor error"))
+    data = error.get("data") or {}
+    status = int(data.get("status") or error.get("code") or 500)
+    name = data.get("class")
+    for cls in _subclasses(IngotError):
+        if f"{cls.__module__}.{cls.__qualname__}" == name:
+            if cls is NodeLocked:
+                return NodeLocked(str(data.get("node")), str(data.get("holder")))
+            exc = cls.__new__(cls)
+            IngotError.__init__(exc, message)
+            return exc
+    return RemoteError(message, status)
+
+
+class _RequestHandler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > _MAX_BODY:
+            self._answer(413, {"jsonrpc": "2.0", "id": None,
+                               "error": {"code": 413, "message": "request too large"}})  # fmt: skip
+            return
+        try:
+            request = json.loads(self.rfile.read(length))
+            method, params, ident = request["method"], request.get("params") or {}, request["id"]
+        except (ValueError, KeyError, TypeError):
+            error = {"code": -32700, "message": "invalid JSON-RPC request"}
+            self._answer(400, {"jsonrpc": "2.0", "id": None, "error": error})
+            return
+        handler = self.server.methods.get(method)
+        if handler is None:
+            body: dict[str, Any] = {"error": {"code": -32601, "message": f"no method {method!r}"}}
+        else:
+            try:
+                body = {"result": handler(params)}
+            except Exception as exc:
+                if not isinstance(exc, IngotError):
+                    LOG.exception("RPC %s failed", method)
+                body = {"error": encode_error(exc)}
+        self._answer(200, {"jsonrpc": "2.0", "id": ident, **body})
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        LOG.debug("rpc: " + format, *args)
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], methods: dict[str, Handler]) -> None:
+        super().__init__(address, _RequestHandler)
+        self.methods = methods
+
+
+class RpcServer:
+    """A started JSON-RPC server on its own thread; ``url`` is what peers call."""
+
+    def __init__(self, methods: dict[str, Handler], host: str = "127.0.0.1", port: int = 0):
+        self._server = _Server((host, port), methods)
+        port = int(self._server.server_address[1])
+        # A wildcard bind is reached by the host's name; peers can not call 0.0.0.0.
+        advertised = socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
+        if ":" in advertised:
+            advertised = f"[{advertised}]"
+        self.url = f"http://{advertised}:{port}/"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="conductor-rpc", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+class RpcClient:
+    """Calls conductors by URL; one pooled HTTP client shared by the API's threads."""
+
+    def __init__(self, timeout: float = 130.0) -> None:
+        # Longer than Conductor.call's 120 s, so a slow BMC answer arrives as its own error.
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=3.0))
+        self._ids = iter(range(1, 1 << 62))
+        self._lock = threading.Lock()
+
+    def call(self, url: str, method: str, params: dict[str, Any]) -> Any:
+        """Call ``method`` on the conductor at ``url``; re-raises the conductor's IngotError.
+
+        Raises ConductorUnreachable when the connection fails (the caller may refresh the ring
+        and retry).
+        """
+        with self._lock:
+            ident = next(self._ids)
+        payload = {"jsonrpc": "2.0", "method": method, "params": params, "id": ident}
+        try:
+            response = self._http.post(url, json=payload)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Not delivered: safe to send again once the ring says who owns the node now.
+            raise ConductorUnreachable(
+                f"The conductor at {url} did not answer {method} ({type(exc).__name__}: {exc}); "
+                "retry in a moment: if it is down, another conductor takes its nodes over "
+                "within [conductor] heartbeat_timeout."
+            ) from exc
+        except httpx.TransportError as exc:
+            # Maybe delivered and applied: never resend, let the client look at the node.
+            raise RemoteError(
+                f"The conductor at {url} accepted {method} but did not answer "
+                f"({type(exc).__name__}); check the node's state before retrying.",
+                503,
+            ) from exc
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise RemoteError(
+                f"The conductor at {url} sent a non-JSON answer to {method} "
+                f"(HTTP {response.status_code})."
+            ) from exc
+        if body.get("error") is not None:
+            raise decode_error(body["error"])
+        return body.get("result")
+
+    def close(self) -> None:
+        self._http.close()
