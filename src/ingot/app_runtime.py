@@ -153,9 +153,11 @@ def all_in_one(
 
 
 @contextlib.contextmanager
-def api_only(settings: IngotSettings) -> Iterator[tuple[Services, FastAPI]]:
+def api_only(
+    settings: IngotSettings, *, migrate_schema: bool = False
+) -> Iterator[tuple[Services, FastAPI]]:
     """The API without a conductor (``ingot api``): work goes to conductors over JSON-RPC."""
-    services = build_services(settings, migrate_schema=False)
+    services = build_services(settings, migrate_schema=migrate_schema)
     services.conductor = ConductorAPI(services)
     try:
         yield services, create_app(services)
