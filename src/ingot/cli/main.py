@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import typer
 from rich.console import Console
 
-from ingot.cli import cluster, image, lab_cmd, node, node_actions, port, ramdisk
+from ingot.cli import cluster, deploy_plan, image, lab_cmd, node, node_actions, port, ramdisk
 from ingot.cli.connection import URL_ENVVARS, Connection
 from ingot.cli.explain import explain
 from ingot.cli.import_cmd import import_inventory
@@ -35,6 +35,7 @@ app.add_typer(image.app, name="image")
 app.command("import")(import_inventory)
 app.command("watch")(watch)
 app.command("explain")(explain)
+app.command("deploy")(deploy_plan.deploy)
 
 
 @app.callback()
