@@ -224,3 +224,35 @@ def test_ring_moves_only_the_leavers_nodes(tmp_path: Path) -> None:
         assert set(after.values()) == {"a", "c"}
     finally:
         services.db.dispose()
+
+
+def test_agent_calls_reach_the_owner(cluster: tuple[TestClient, dict[str, Any]]) -> None:
+    """lookup and heartbeat from an agent in clean wait go to the node's owner."""
+    client, _conductors = cluster
+    nodes = _enroll(client, 4)
+    api = client.app.state.services.conductor  # type: ignore[attr-defined]
+    assert api.local is None
+    for i, node in enumerate(nodes):
+        mac = f"52:54:00:00:00:{i:02x}"
+        port = {"address": mac, "node_uuid": node["uuid"]}
+        assert client.post("/v1/ports", json=port).status_code == 201
+        client.put(f"/v1/nodes/{node['name']}/states/provision", json={"target": "manage"})
+        wait_state(client, node["name"], "manageable")
+        r = client.put(f"/v1/nodes/{node['name']}/states/provision",
+                       json={"target": "clean", "clean_steps": [{"interface": "deploy",
+                                                                 "step": "wait"}]})  # fmt: skip
+        assert r.status_code == 202, r.text
+        wait_state(client, node["name"], "clean wait")
+        found = api.lookup([mac], None)
+        assert found["node"]["uuid"] == node["uuid"]
+        token = found["config"]["agent_token"]
+        api.heartbeat(node["uuid"], "http://127.0.0.1:9/", "1.0", token)
+        wait_state(client, node["name"], "manageable")
+        events = client.get(f"/v1/nodes/{node['name']}/history?detail=true").json()["history"]
+        assert {e["conductor"] for e in events[1:]} == {node["conductor"]}
+    with pytest.raises(NotFound, match="No node has a port with MAC"):
+        api.lookup(["52:54:00:ff:ff:ff"], None)
+    with pytest.raises(NotFound, match="No node waiting for inspection"):
+        api.continue_inspection(
+            {"inventory": {"interfaces": [{"mac_address": "52:54:00:ff:ff:ff"}]}}
+        )
