@@ -184,7 +184,7 @@ def _leftovers(
             failures[inst.node_label] = exc.message
             continue
         _say(act.name, inst.index, f"undeploying {inst.node_label}" if node else "released")
-        nodes += [node] if node else []
+        nodes += [inst.node_label] if node else []
     if nodes:
         _latest, failed = wait_with_progress(api, nodes, "available", wait, console)
         failures.update(failed)
