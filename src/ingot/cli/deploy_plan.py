@@ -60,7 +60,7 @@ SUMMARY_COLUMNS: list[Column] = [
     ("count", "Wanted"),
     ("active", "Active"),
     ("failed", "Failed"),
-    ("hosts", "Hosts"),
+    ("hosts", "Nodes"),
 ]
 
 
