@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from ingot import states
 from ingot.conductor import outcome
-from ingot.conductor.task import load_task
+from ingot.conductor.task import Task, load_task
 from ingot.db import history, models
 from ingot.errors import IngotError
 
@@ -70,46 +70,107 @@ def _candidates(conductor: Conductor, *conditions: object) -> list[str]:
     ]
 
 
+SYNC_BATCH = 500  # nodes loaded per query by the power sync
+
+
+def _power_batches(conductor: Conductor) -> Iterator[list[models.Node]]:
+    """Detached snapshots of the nodes the power sync looks at, ``SYNC_BATCH`` per query."""
+    last_id = 0
+    while True:
+        with conductor.services.db.read() as session:
+            nodes = list(
+                session.scalars(
+                    select(models.Node)
+                    .where(
+                        models.Node.id > last_id,
+                        models.Node.reservation.is_(None),
+                        models.Node.maintenance.is_(False),
+                        models.Node.provision_state.not_in(states.UNSTABLE_STATES),
+                        models.Node.power_state.is_not(None),
+                    )
+                    .order_by(models.Node.id)
+                    .limit(SYNC_BATCH)
+                )
+            )
+            session.expunge_all()
+        if not nodes:
+            return
+        last_id = nodes[-1].id
+        yield [
+            n
+            for n in nodes
+            if conductor.ring.owns(conductor.hostname, n.uuid, n.conductor_group or "")
+        ]
+
+
 async def sync_power_states(conductor: Conductor) -> None:
-    """Compare each node's recorded power state with its BMC; fix or record the difference."""
+    """Compare each node's recorded power state with its BMC; fix or record the difference.
+
+    As Ironic does with its shared lock, the BMC is read without taking the node's lock:
+    in the usual case nothing differs and the pass costs one power read per node and no
+    database write. Only a node whose BMC disagrees (or fails) is locked, re-read and
+    corrected; one locked or changed meanwhile is left to its holder.
+    """
+    # One read at a time: pyghmi serialises IPMI in the process anyway (pyghmi_io), and
+    # measured with 1,000 virtual BMCs, 4 reads in flight took 11.3 s against 8.2 s for one
+    # (sessions stall on each other's retransmits).
     force = conductor.services.settings.conductor.force_power_state_during_sync
-    idents = _candidates(
-        conductor,
-        models.Node.maintenance.is_(False),
-        models.Node.provision_state.not_in(states.UNSTABLE_STATES),
-        models.Node.power_state.is_not(None),
-    )
-    for ident in idents:
-        try:
-            task = load_task(conductor, ident, lock=True)
-        except IngotError:
-            continue  # locked meanwhile: the holder knows the state
-        try:
-            actual = await task.power.get_power_state(task)
-            recorded = task.node.power_state
-            if actual == recorded:
+    for batch in _power_batches(conductor):
+        for node in batch:
+            try:
+                snapshot = Task(conductor, node, [])  # unlocked: read only
+                actual = await snapshot.power.get_power_state(snapshot)
+            except Exception as exc:
+                await _correct_power(conductor, node, force, failure=exc)
                 continue
-            if force and recorded in (states.POWER_ON, states.POWER_OFF):
-                await task.power.set_power_state(task, recorded)
-                task.save(
-                    f"Power state sync: the BMC reported {actual}; forced back to "
-                    f"{recorded} (force_power_state_during_sync)",
-                    severity=history.WARNING,
-                    event_type="power",
-                )
-            else:
-                task.update(power_state=actual)
-                task.save(
-                    f"Power state sync: recorded {recorded}, the BMC reported {actual}; "
-                    "updated the record",
-                    severity=history.WARNING,
-                    event_type="power",
-                )
-        except Exception as exc:
-            task.dirty.clear()
-            task.save(f"Power state sync failed: {exc}", severity=history.ERROR, event_type="power")
-        finally:
-            task.release()
+            if actual != node.power_state:
+                await _correct_power(conductor, node, force)
+
+
+async def _correct_power(
+    conductor: Conductor, seen: models.Node, force: bool, failure: Exception | None = None
+) -> None:
+    """Lock the node, read its BMC again, and fix the record or the power (``force``);
+    with ``failure`` (the unlocked read failed), record that instead of trying again."""
+    try:
+        task = load_task(conductor, seen.uuid, lock=True)
+    except IngotError:
+        return  # locked meanwhile: the holder knows the state
+    try:
+        node = task.node
+        if (
+            node.power_state != seen.power_state
+            or node.maintenance
+            or node.provision_state in states.UNSTABLE_STATES
+        ):
+            return  # changed since the unlocked read: the next pass looks again
+        if failure is not None:
+            raise failure
+        actual = await task.power.get_power_state(task)
+        recorded = node.power_state
+        if actual == recorded:
+            return
+        if force and recorded in (states.POWER_ON, states.POWER_OFF):
+            await task.power.set_power_state(task, recorded)
+            task.save(
+                f"Power state sync: the BMC reported {actual}; forced back to "
+                f"{recorded} (force_power_state_during_sync)",
+                severity=history.WARNING,
+                event_type="power",
+            )
+        else:
+            task.update(power_state=actual)
+            task.save(
+                f"Power state sync: recorded {recorded}, the BMC reported {actual}; "
+                "updated the record",
+                severity=history.WARNING,
+                event_type="power",
+            )
+    except Exception as exc:
+        task.dirty.clear()
+        task.save(f"Power state sync failed: {exc}", severity=history.ERROR, event_type="power")
+    finally:
+        task.release()
 
 
 async def check_timeouts(conductor: Conductor) -> None:
