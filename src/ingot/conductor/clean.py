@@ -6,7 +6,12 @@ from typing import Any
 
 from ingot import states
 from ingot.conductor import outcome, stepper
-from ingot.conductor.steps import collect_steps, enabled_steps, validate_user_steps
+from ingot.conductor.steps import (
+    apply_overrides,
+    collect_steps,
+    enabled_steps,
+    validate_user_steps,
+)
 from ingot.conductor.task import Task
 
 
@@ -17,10 +22,25 @@ def automated_clean_enabled(task: Task) -> bool:
     return task.conductor.services.settings.conductor.automated_clean
 
 
+def _priority_settings(task: Task, available: list[Any]) -> list[dict[str, Any]]:
+    """``[deploy] erase_devices_priority`` and ``erase_devices_metadata_priority``, as Ironic."""
+    cfg = task.conductor.services.settings.deploy
+    wanted = {
+        "erase_devices": cfg.erase_devices_priority,
+        "erase_devices_metadata": cfg.erase_devices_metadata_priority,
+    }
+    present = {(s.interface, s.step) for s in available}
+    return [
+        {"interface": "deploy", "step": step, "priority": priority}
+        for step, priority in wanted.items()
+        if ("deploy", step) in present
+    ]
+
+
 def plan(task: Task, manual_steps: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     available = collect_steps(task.interfaces, "clean")
     if manual_steps is None:
-        return enabled_steps(available)
+        return enabled_steps(apply_overrides(available, _priority_settings(task, available)))
     return validate_user_steps(manual_steps, available, "clean")
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from ingot.api.context import Ctx, get_ctx, json_body
 from ingot.api.normalize import normalize_macs
 from ingot.api.routes.node_actions import conductor_of
-from ingot.conductor import agent
 from ingot.db import models
 from ingot.db.queries import get_node
 from ingot.errors import InvalidInput, NotFound
@@ -26,14 +25,13 @@ def lookup(request: Request, ctx: Ctx = Depends(get_ctx)) -> dict[str, Any]:
     macs = normalize_macs(addresses)
     if not macs and not node_uuid:
         raise InvalidInput("Lookup needs 'addresses' (comma-separated MACs) or 'node_uuid'.")
-    return agent.lookup(conductor_of(ctx).conductor, macs, node_uuid)
+    return conductor_of(ctx).lookup(macs, node_uuid)
 
 
 @router.post("/v1/heartbeat/{ident}", status_code=202)
 def heartbeat(ident: str, body: Any = Depends(json_body), ctx: Ctx = Depends(get_ctx)) -> Response:
     args = body if isinstance(body, dict) else {}
-    agent.heartbeat(
-        conductor_of(ctx).conductor,
+    conductor_of(ctx).heartbeat(
         ident,
         args.get("callback_url", ""),
         args.get("agent_version"),
@@ -48,7 +46,7 @@ def continue_inspection(
 ) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("Inspection data must be a JSON object with an 'inventory'.")
-    return agent.continue_inspection(conductor_of(ctx).conductor, body)
+    return conductor_of(ctx).continue_inspection(body)
 
 
 @router.get("/v1/nodes/{ident}/inventory")
