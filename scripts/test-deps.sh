@@ -2,7 +2,7 @@
 # System packages the tests use for real components (LAB.md): dnsmasq, busybox's udhcpc,
 # qemu-img, PostgreSQL, cloud-init's config-drive reader, ipmitool for cross-checks.
 set -euo pipefail
-PKGS="dnsmasq-base busybox-static qemu-utils postgresql cloud-init ipmitool gdisk fdisk iproute2"
+PKGS="dnsmasq-base busybox-static ipxe qemu-utils postgresql cloud-init ipmitool gdisk fdisk iproute2"
 missing=""
 for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
