@@ -45,6 +45,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ingot.lab.ports import free_port
+
 MIB = 1024 * 1024
 BMCS_PER_PROCESS = 100
 BIN = Path(sys.executable).parent
@@ -64,12 +66,6 @@ PHASES = [
 
 
 # --- processes and memory ----------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tree(pid: int) -> list[int]:

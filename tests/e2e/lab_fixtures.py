@@ -303,10 +303,24 @@ def lab_site(
             site = Site(server, the_lab, workdir)
             try:
                 yield site
+            except BaseException:
+                _print_troubled_consoles(the_lab)
+                raise
             finally:
                 site.http.close()
         finally:
             the_lab.stop()
+
+
+_TROUBLE = ("agent exited", "boot failed", "Traceback", "nothing to boot", "No bootable")
+
+
+def _print_troubled_consoles(the_lab: Lab) -> None:
+    """On a failure, show the consoles that say something went wrong (pytest prints stdout)."""
+    for server in the_lab.servers:
+        text = server.serial_log.read_text(errors="replace") if server.serial_log.exists() else ""
+        if any(word in text for word in _TROUBLE):
+            print(f"--- {server.name} serial log (tail) ---\n{text[-3000:]}")
 
 
 def wait_until(check: Any, timeout: float, what: str, interval: float = 0.2) -> Any:

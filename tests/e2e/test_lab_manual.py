@@ -13,8 +13,11 @@ from tests.e2e.lab_fixtures import Site, config_drive, lab_site, publish_image
 BUTTONS = {"power on": "on", "power off": "off", "soft power off": "off", "rebooting": "reset"}
 
 
-def pending_request(site: Site, name: str, seen: set[str]) -> dict[str, Any] | None:
-    request = site.node(name)["driver_internal_info"].get("manual_power_request")
+def pending_request(
+    site: Site, name: str, seen: set[str], node: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    node = node if node is not None else site.node(name)
+    request = node["driver_internal_info"].get("manual_power_request")
     if not request or request["at"] in seen:
         return None
     return dict(request)
@@ -37,12 +40,14 @@ def operate_until(
     answered = []
     deadline = time.monotonic() + timeout
     while True:
-        request = pending_request(site, name, seen)
+        # One snapshot for both checks: a request made just before the node settled is still
+        # answered (two reads could see the old request, then the settled node).
+        node = site.node(name)
+        request = pending_request(site, name, seen, node)
         if request is not None:
             press(site, name, request, seen)
             answered.append(request)
-        node = site.node(name)
-        if node["provision_state"] in states and node["reservation"] is None:
+        elif node["provision_state"] in states and node["reservation"] is None:
             return answered
         assert time.monotonic() < deadline, (node["provision_state"], node["last_error"])
         time.sleep(0.2)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,18 +21,14 @@ from typing import Any
 import httpx
 import pytest
 
+from ingot.lab.ports import free_port
+
 VENV_BIN = Path(sys.executable).parent
 SERVER_ENV = {
     "INGOT_DEPLOY__HTTP_PORT": "0",  # no embedded boot server: it would need a fixed port
     "INGOT_CONDUCTOR__SYNC_POWER_STATE_INTERVAL": "0",
     "INGOT_CONDUCTOR__CHECK_PROVISION_STATE_INTERVAL": "0",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -29,7 +29,6 @@ from typing import Any, Literal, TypeVar
 
 from ingot.errors import InvalidInput
 from ingot.lab.firmware import parse_tftp
-from ingot.lab.ports import free_port
 from ingot.lab.servers import GIB, ServerSpec, VirtualServer
 from ingot.lab.vm_servers import DhcpMode, VmNetwork, VmServer, default_boot_url
 
@@ -99,7 +98,7 @@ class Lab:
         if config.vm:
             url = config.boot_url or default_boot_url()
             self.vm = VmNetwork(config.netns, self.dir, url, config.dhcp)
-        self._control = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
+        self._control = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.control_url = f"http://127.0.0.1:{self._control.server_address[1]}"
         self.servers: list[VirtualServer | VmServer] = [
             self._server(i) for i in range(config.nodes)

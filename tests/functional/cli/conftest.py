@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ from typer.testing import CliRunner, Result
 
 from ingot.cli.main import app, expand_wait
 from ingot.client import IngotClient
+from ingot.lab.ports import free_port
 
 DATA = Path(__file__).parent / "data"
 INGOT = Path(sys.executable).parent / "ingot"
 Invoke = Callable[..., Result]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
