@@ -137,13 +137,20 @@ class NoopStorage(base.NoopMixin, base.StorageInterface):
     name = "noop"
 
 
+WANTED_BOOT_KEY = "wanted_boot_device"
+
+
 class NoopManagement(base.NoopMixin, base.ManagementInterface):
-    """For machines whose boot order an operator sets once by hand (manual-management)."""
+    """For machines whose boot order an operator sets once by hand (manual-management).
+
+    The device the conductor wanted is remembered, so a manual power prompt can tell the
+    operator where the server must boot from; nothing is sent to the machine.
+    """
 
     name = "noop"
 
     async def set_boot_device(self, task: Task, device: str, persistent: bool = False) -> None:
-        return None
+        task.set_internal(WANTED_BOOT_KEY, {"boot_device": device, "persistent": persistent})
 
     async def get_boot_device(self, task: Task) -> dict[str, Any]:
         return {"boot_device": None, "persistent": None}

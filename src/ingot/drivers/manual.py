@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ingot import states
 from ingot.drivers import interfaces as base
+from ingot.drivers.fake import FAKE_BOOT_KEY, WANTED_BOOT_KEY
 from ingot.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -32,10 +33,21 @@ _WORDS = {
 }
 
 
+_DEVICES = {
+    "pxe": "the network (PXE, from the NIC with that MAC)",
+    "disk": "its local disk",
+    "cdrom": "its CD/DVD drive",
+}
+
+
 def _ask(task: Task, state: str) -> None:
     node = task.node
-    boot = node.driver_internal_info.get("fake_boot_device") or {}
-    where = f" and boot it from {boot.get('boot_device')}" if boot.get("boot_device") else ""
+    info = node.driver_internal_info
+    boot = info.get(WANTED_BOOT_KEY) or info.get(FAKE_BOOT_KEY) or {}
+    device = boot.get("boot_device")
+    where = ""
+    if device and state in (states.POWER_ON, states.REBOOT):
+        where = f" and make it boot from {_DEVICES.get(device, device)}"
     text = (
         f"ACTION NEEDED: {_WORDS.get(state, state)} server {node.name or node.uuid} "
         f"(MAC {', '.join(task.macs) or 'unknown'}){where}."
