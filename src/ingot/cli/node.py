@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import typer
 from rich.console import Console
@@ -156,24 +156,8 @@ def set_node(
         "description": description,
         "driver": driver,
     }
-    with client(ctx) as api:
-        current = api.get_node(node)
-        patch = node_fields.set_patch(
-            current,
-            properties=properties,
-            driver_info=driver_info,
-            extra=extra,
-            instance_info=instance_info,
-            capabilities=capabilities,
-            fields=fields,
-        )
-        if not patch and not traits:
-            raise typer.BadParameter("nothing to set; give at least one option")
-        if patch:
-            api.update_node(current["uuid"], patch)
-        for trait in traits:
-            api.add_trait(current["uuid"], trait)
-    console.print(f"Updated node {node}.")
+    _change(ctx, node, "set", traits, fields, properties=properties, driver_info=driver_info,
+            extra=extra, instance_info=instance_info, capabilities=capabilities)  # fmt: skip
 
 
 @app.command("unset")
@@ -200,23 +184,33 @@ def unset_node(
         )
         if flag
     ]
+    _change(ctx, node, "unset", traits, fields, properties=properties, driver_info=driver_info,
+            extra=extra, instance_info=instance_info, capabilities=capabilities)  # fmt: skip
+
+
+def _change(
+    ctx: typer.Context,
+    node: str,
+    verb: Literal["set", "unset"],
+    traits: list[str],
+    fields: Any,
+    **maps: list[str],
+) -> None:
+    """One JSON patch for the fields and maps, then one call per trait (traits have their own
+    endpoints in the Ironic API)."""
+    make_patch = node_fields.set_patch if verb == "set" else node_fields.unset_patch
     with client(ctx) as api:
         current = api.get_node(node)
-        patch = node_fields.unset_patch(
-            current,
-            properties=properties,
-            driver_info=driver_info,
-            extra=extra,
-            instance_info=instance_info,
-            capabilities=capabilities,
-            fields=fields,
-        )
+        patch = make_patch(current, fields=fields, **maps)
         if not patch and not traits:
-            raise typer.BadParameter("nothing to unset; give at least one option")
+            raise typer.BadParameter(f"nothing to {verb}; give at least one option")
         if patch:
             api.update_node(current["uuid"], patch)
         for trait in traits:
-            api.remove_trait(current["uuid"], trait)
+            if verb == "set":
+                api.add_trait(current["uuid"], trait)
+            else:
+                api.remove_trait(current["uuid"], trait)
     console.print(f"Updated node {node}.")
 
 
