@@ -34,7 +34,7 @@ _WORDS = {
 
 
 _DEVICES = {
-    "pxe": "the network (PXE, from the NIC with that MAC)",
+    "pxe": "the network (PXE)",
     "disk": "its local disk",
     "cdrom": "its CD/DVD drive",
 }

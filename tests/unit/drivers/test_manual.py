@@ -29,7 +29,7 @@ def node(client: Any) -> str:
 @pytest.mark.parametrize(
     ("device", "words"),
     [
-        ("pxe", "and make it boot from the network (PXE, from the NIC with that MAC)."),
+        ("pxe", "and make it boot from the network (PXE)."),
         ("disk", "and make it boot from its local disk."),
     ],
 )
