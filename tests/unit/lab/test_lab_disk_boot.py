@@ -69,7 +69,8 @@ def test_deployed_disk_boots_as_its_config_drive_host(lab: Lab) -> None:
     server = lab.servers[0]
     write_deployed_disk(server.disk_path, "web-1.example")
     server.machine.power("on")
-    log = wait_log(lab, "BOOTED-FROM-DISK")
+    # The network line is the console's last for this boot; the others come before it.
+    log = wait_log(lab, "network data:")
     assert "BOOTED-FROM-DISK hostname=web-1.example uuid=u-42" in log
     assert "authorized SSH key: ssh-ed25519 AAAA k" in log
     assert "network data: links bond0, vlan20" in log
