@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 
 from ingot.lab.runner import Lab, LabConfig
-from tests.e2e.conftest import VENV_BIN, free_port, stop_process_group
+from tests.e2e.conftest import VENV_BIN, free_port
+from tests.serve_process import ingot_serve
 
 MiB = 1024 * 1024
 LINUX_GUID = "0FC63DAF-8483-4772-8E79-3D69D8477DE4"
@@ -67,29 +68,10 @@ def running_ingot(workdir: Path, env: dict[str, str] | None = None) -> Iterator[
     port, boot_port = free_port(), free_port()
     state, log = workdir / "server", workdir / "server.log"
     (state / "boot").mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, **FAST_ENV, "INGOT_DEPLOY__HTTP_PORT": str(boot_port), **(env or {})}
-    cmd = [str(VENV_BIN / "ingot"), "serve", "--state-dir", str(state), "--port", str(port)]
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"ingot serve exited early:\n{log.read_text()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"ingot serve did not answer in 60 s:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield IngotProcess(url, f"http://127.0.0.1:{boot_port}", state, log, proc)
-    finally:
-        stop_process_group(proc)
+    full_env = {**FAST_ENV, "INGOT_DEPLOY__HTTP_PORT": str(boot_port), **(env or {})}
+    with ingot_serve(state, log, port, full_env) as proc:
+        yield IngotProcess(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{boot_port}", state,
+                           log, proc)  # fmt: skip
 
 
 @dataclass

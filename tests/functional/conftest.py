@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ import httpx
 import pytest
 
 from ingot.lab.ports import free_port
+from tests.serve_process import VENV_BIN, ingot_serve
 
-VENV_BIN = Path(sys.executable).parent
 SERVER_ENV = {
     "INGOT_DEPLOY__HTTP_PORT": "0",  # no embedded boot server: it would need a fixed port
     "INGOT_CONDUCTOR__SYNC_POWER_STATE_INTERVAL": "0",
@@ -54,37 +53,10 @@ def running_server(
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log = workdir / "server.log"
-    full_env = {**os.environ, **SERVER_ENV, **(env or {})}
-    cmd = [
-        str(VENV_BIN / "ingot"), "serve", "--state-dir", str(workdir / "state"),
-        "--port", str(port), "--log-level", log_level,
-    ]  # fmt: skip
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"ingot serve exited early:\n{log.read_text()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"ingot serve did not answer in 30 s:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield IngotServer(url=url, state_dir=workdir / "state", log=log, pid=proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    args = ["--log-level", log_level]
+    with ingot_serve(workdir / "state", log, port, {**SERVER_ENV, **(env or {})}, args, 30) as p:
+        yield IngotServer(url=f"http://127.0.0.1:{port}", state_dir=workdir / "state", log=log,
+                          pid=p.pid)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
