@@ -36,7 +36,14 @@ from ingot.lab.firmware import BootServer, NetBoot, parse_boot_config
 from ingot.lab.machine import BootMode, PowerEvent, VirtualMachine
 from ingot.lab.ports import free_port
 
-__all__ = ["GIB", "ServerSpec", "VirtualServer", "parse_boot_config", "read_config_drive"]
+__all__ = [
+    "GIB",
+    "ServerSpec",
+    "VirtualServer",
+    "machine_state",
+    "parse_boot_config",
+    "read_config_drive",
+]
 
 LOG = logging.getLogger(__name__)
 GIB = 1024**3
@@ -305,18 +312,9 @@ class VirtualServer:
 
     def state(self) -> dict[str, Any]:
         """This server's entry in lab.json."""
-        device, persistent = self.machine.get_boot_device()
         proc = self.agent
         return {
-            "name": self.name,
-            "uuid": self.machine.uuid,
-            "macs": self.spec.macs,
-            "power_state": self.machine.get_power(),
-            "boot_device": device,
-            "boot_persistent": persistent,
-            "boot_mode": self.machine.boot_mode,
-            "disks": [str(self.disk_path)],
-            "serial_log": str(self.serial_log),
+            **machine_state(self.spec, self.machine, self.disk_path, self.serial_log),
             "agent_pid": proc.pid if proc is not None and proc.poll() is None else None,
             "agent_port": self.agent_port,
             "last_boot": self.last_boot,
@@ -326,3 +324,21 @@ class VirtualServer:
             "booted_ssh_keys": self.booted_keys,
             "booted_disk": self.booted_disk,
         }
+
+
+def machine_state(
+    spec: ServerSpec, machine: VirtualMachine, disk: Path, serial_log: Path
+) -> dict[str, Any]:
+    """The lab.json fields every kind of lab server has (simulated or a QEMU VM)."""
+    device, persistent = machine.get_boot_device()
+    return {
+        "name": spec.name,
+        "uuid": machine.uuid,
+        "macs": spec.macs,
+        "power_state": machine.get_power(),
+        "boot_device": device,
+        "boot_persistent": persistent,
+        "boot_mode": machine.boot_mode,
+        "disks": [str(disk)],
+        "serial_log": str(serial_log),
+    }

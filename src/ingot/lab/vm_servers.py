@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar
 from ingot.errors import ConfigError, InvalidInput
 from ingot.lab.machine import PowerEvent, VirtualMachine
 from ingot.lab.qemu import Netns, NetnsExecutor, QemuConfig, QemuServer, vm_tier_missing
-from ingot.lab.servers import ServerSpec
+from ingot.lab.servers import ServerSpec, machine_state
 from ingot.netboot.dnsmasq import Config, DhcpRange, DnsmasqProcess
 
 T = TypeVar("T")
@@ -218,18 +218,9 @@ class VmServer:
     def state(self) -> dict[str, Any]:
         """This server's entry in lab.json: the simulated lab's fields, plus ``vm``."""
         self._scan_serial()
-        device, persistent = self.machine.get_boot_device()
         boots = self.qemu.boots
         return {
-            "name": self.name,
-            "uuid": self.machine.uuid,
-            "macs": self.spec.macs,
-            "power_state": self.machine.get_power(),
-            "boot_device": device,
-            "boot_persistent": persistent,
-            "boot_mode": self.machine.boot_mode,
-            "disks": [str(self.disk_path)],
-            "serial_log": str(self.serial_log),
+            **machine_state(self.spec, self.machine, self.disk_path, self.serial_log),
             "agent_pid": None,
             "agent_port": None,
             "last_boot": boots[-1] if boots else None,
