@@ -6,6 +6,11 @@ Ironic (issue 13 quotes Ironic 39.0.0 at N=1000, C=16 on 2 cores: enroll 14 node
 
   python bench/api_lifecycle.py --start-ingot --nodes 1000 --concurrency 16 --out r.json
   python bench/api_lifecycle.py --endpoint http://ironic:6385 --token T --server-pid 1234 ...
+  bash scripts/with-postgres.sh python bench/api_lifecycle.py --start-cluster 3 ...
+
+``--start-cluster N`` runs one ``ingot api`` and N ``ingot conductor`` processes on a fresh
+database of the PostgreSQL server at ``--pg-url`` (default ``$INGOT_TEST_PG_URL``, which
+scripts/with-postgres.sh sets) instead of one ``ingot serve`` on SQLite (bench/cluster.py).
 
 Phases: enroll N ``fake-hardware`` nodes with one port each (C requests in flight); list them
 all with ``/v1/nodes/detail`` following ``next`` links; then manage, provide, deploy and
@@ -298,6 +303,10 @@ class IngotServer:
                     raise RuntimeError(f"ingot serve did not start:\n{tail}") from None
                 time.sleep(0.1)
 
+    @property
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -308,6 +317,19 @@ class IngotServer:
                 self.proc.wait(5)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_cluster(pg_url: str, conductors: int) -> Any:
+    """bench/cluster.py's Cluster (loaded by path: bench/ is not a package)."""
+    import importlib.util
+
+    path = Path(__file__).with_name("cluster.py")
+    spec = importlib.util.spec_from_file_location("bench_cluster", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.Cluster(pg_url, conductors)
 
 
 def compare(result: dict[str, Any]) -> dict[str, Any]:
@@ -336,6 +358,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     where = ap.add_mutually_exclusive_group(required=True)
     where.add_argument("--endpoint", help="Ironic API URL, e.g. http://127.0.0.1:6385")
     where.add_argument("--start-ingot", action="store_true", help="run a local ingot serve")
+    where.add_argument(
+        "--start-cluster",
+        type=int,
+        metavar="CONDUCTORS",
+        help="run a local ingot api and this many ingot conductors on PostgreSQL",
+    )
+    ap.add_argument(
+        "--pg-url",
+        default=os.environ.get("INGOT_TEST_PG_URL"),
+        help="PostgreSQL server for --start-cluster (default: $INGOT_TEST_PG_URL)",
+    )
     ap.add_argument("--token", help="X-Auth-Token for a keystone-protected Ironic")
     ap.add_argument(
         "--server-pid",
@@ -352,13 +385,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", type=Path, help="also write the JSON result here")
     args = ap.parse_args(argv)
 
-    server = IngotServer() if args.start_ingot else None
-    pids = [server.proc.pid] if server else args.server_pid
+    server: IngotServer | Any = None
+    if args.start_ingot:
+        server = IngotServer()
+    elif args.start_cluster:
+        if not args.pg_url:
+            ap.error("--start-cluster needs --pg-url or INGOT_TEST_PG_URL")
+        server = start_cluster(args.pg_url, args.start_cluster)
+    pids = server.pids if server else args.server_pid
     endpoint = server.url if server else args.endpoint
     api = Api(endpoint, args.token)
     run_id = secrets.token_hex(3)
     result: dict[str, Any] = {
         "endpoint": endpoint,
+        "setup": (
+            f"ingot api + {args.start_cluster} ingot conductor on PostgreSQL"
+            if args.start_cluster
+            else "ingot serve on SQLite"
+            if args.start_ingot
+            else "external"
+        ),
         "server": {},
         "nodes": args.nodes,
         "concurrency": args.concurrency,
@@ -374,6 +420,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         if pids:
             result["server"] = server_usage(pids)
+            if len(pids) > 1 and server:
+                result["server"]["per_process"] = {
+                    name: server_usage([proc.pid]) for name, proc in server.procs.items()
+                }
         if not args.keep:
             result["delete_s"] = round(delete_all(api, uuids, args.concurrency), 2)
     finally:
