@@ -5,7 +5,8 @@ SQLite runs in WAL mode with a busy timeout, and write transactions start with
 locked" when both try to upgrade a read transaction. Within one process, SQLite writers
 also queue on a Python lock first: SQLite's own busy handler sleeps in steps of up to 100 ms,
 so under contention the database lock sat free while writers slept (issue 13 measured
-BEGIN IMMEDIATE as a quarter of the server's samples). PostgreSQL needs none of this.
+BEGIN IMMEDIATE as a quarter of the server's samples). PostgreSQL needs none of this; its
+pooled connections are pinged before use only after sitting idle (:func:`_ping_when_idle`).
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 T = TypeVar("T")
 
 _LOCKED_RETRIES = 20
+_PING_AFTER_IDLE_S = 2.0
 _EMPTY: dict[str, Callable[[], Any]] = {"{}": dict, "[]": list, "null": lambda: None}
 _scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # C scanner, untyped
 
@@ -59,12 +61,16 @@ class Database:
             if ":memory:" in url or url.rstrip("/") == "sqlite:":
                 raise ValueError("Ingot needs a file-backed SQLite database, not :memory:")
         else:
-            kwargs["pool_pre_ping"] = True
-            kwargs["pool_size"] = 10
+            # Connections past pool_size are closed on return, and a new PostgreSQL connection
+            # costs a backend process: size the pool for the API's and conductor's threads
+            # at C=16 so a busy process does not connect anew for most requests.
+            kwargs["pool_size"] = 20
             kwargs["max_overflow"] = 20
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
+        else:
+            _ping_when_idle(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Re-entrant so a nested write in one thread fails on SQLite's timeout as before
         # instead of deadlocking here.
@@ -125,6 +131,31 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only if it sat idle, instead of ``pool_pre_ping``.
+
+    ``pool_pre_ping`` costs a round trip at every checkout, and a request checks out a few: it
+    was 16 % of a busy conductor's time (docs/benchmarks.md, scale-out). A connection returned
+    moments ago is as alive as the ping would say; one idle for a while (the server restarted,
+    a firewall dropped it) is pinged and replaced. A connection that dies in between fails
+    once, and SQLAlchemy then discards the pool's older connections.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < _PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
 
 
 def make_nullpool_engine(url: str) -> Engine:
