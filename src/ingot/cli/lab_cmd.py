@@ -30,7 +30,9 @@ def up(
     boot: str = typer.Option("uefi", "--boot", help="bios, uefi or mixed (even BIOS, odd UEFI)."),
     disk_gb: float = typer.Option(None, "--disk-gb", help="Sparse disk size per server "
                                   "[default: 1, with --vm 5: the agent wants 4 GiB or more]."),
-    memory_mb: int = typer.Option(2048, "--memory-mb"),
+    memory_mb: str = typer.Option("2048", "--memory-mb", help="RAM per server in MiB; a "
+                                  "comma-separated list is cycled over the servers (2048,4096: "
+                                  "node-0 2048, node-1 4096, node-2 2048...)."),
     cpus: int = typer.Option(2, "--cpus"),
     nics: int = typer.Option(2, "--nics", min=1, max=8),
     boot_url: str = typer.Option(None, "--boot-url", help="Ingot's HTTP boot server ([deploy] "
@@ -54,12 +56,13 @@ def up(
     from ingot.lab.runner import Lab, LabConfig
     from ingot.lab.vm_servers import default_boot_url
 
+    memory = parse_memory_mb(memory_mb)
     if disk_gb is None:
         disk_gb = 5.0 if vm else 1.0
     if boot_url is None:
         boot_url = default_boot_url() if vm else "http://127.0.0.1:8088"
     config = LabConfig(
-        state_dir, nodes, bmc, boot, disk_gb, memory_mb, cpus, nics,  # type: ignore[arg-type]
+        state_dir, nodes, bmc, boot, disk_gb, memory, cpus, nics,  # type: ignore[arg-type]
         boot_url.rstrip("/"), api_url.rstrip("/") if api_url else None, tftp, post_seconds,
         vm=vm, ramdisk=ramdisk, netns=netns, dhcp=dhcp,  # type: ignore[arg-type]
     )  # fmt: skip
@@ -83,6 +86,19 @@ def up(
         lab.stop()
         pid_file.unlink(missing_ok=True)
         console.print("Lab stopped.")
+
+
+def parse_memory_mb(text: str) -> list[int]:
+    """``--memory-mb 2048`` or ``2048,4096`` (cycled over the servers); InvalidInput if bad."""
+    from ingot.lab.runner import memory_sizes
+
+    words = [w.strip() for w in text.split(",")]
+    if not all(w.isdigit() for w in words):
+        raise InvalidInput(
+            f"--memory-mb {text!r}: give MiB per server as a whole number, or "
+            "a comma-separated list cycled over the servers (e.g. 2048,4096)."
+        )
+    return memory_sizes([int(w) for w in words])
 
 
 def _alive(pid_file: Path) -> int | None:

@@ -21,7 +21,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,6 +38,7 @@ BmcKind = Literal["ipmi", "redfish", "manual", "mixed"]
 USERNAME = "admin"
 PASSWORD = "password"  # a lab default, written to inventory.json as operators' files have it
 BMC_KINDS = ("ipmi", "redfish", "manual", "mixed")
+MAX_MEMORY_MB = 16 * 1024 * 1024  # 16 TiB: above it a size is surely a typo (KiB, bytes)
 STATE_POLL = 0.5  # seconds between checks of state no listener reports (boot device)
 
 
@@ -51,7 +52,7 @@ class LabConfig:
     bmc: BmcKind = "ipmi"
     boot: Literal["bios", "uefi", "mixed"] = "uefi"  # mixed: even servers BIOS, odd UEFI
     disk_gb: float = 1.0
-    memory_mb: int = 2048
+    memory_mb: int | Sequence[int] = 2048  # MiB; a list is cycled: [2048, 4096] alternates
     cpus: int = 2
     nics: int = 2
     boot_url: str | None = "http://127.0.0.1:8088"
@@ -62,6 +63,28 @@ class LabConfig:
     ramdisk: Path | None = None  # vm: the dir of `ingot ramdisk build` (deploy_kernel/_ramdisk)
     netns: str = "ingot-lab"  # vm: the namespace's name
     dhcp: DhcpMode = "lab"  # vm: "lab" runs dnsmasq on the bridge, "ingot" leaves it to Ingot
+
+    def memory_of(self, index: int) -> int:
+        """Server ``index``'s memory: lets one lab hold small and large servers, so
+        inspection rules and plans that select by memory have something to tell apart."""
+        sizes = memory_sizes(self.memory_mb)
+        return sizes[index % len(sizes)]
+
+
+def memory_sizes(memory_mb: int | Sequence[int]) -> list[int]:
+    """``memory_mb`` as a checked list of sizes; InvalidInput naming the bad value."""
+    sizes = [memory_mb] if isinstance(memory_mb, int) else list(memory_mb)
+    bad = [m for m in sizes if not _valid_memory(m)]
+    if not sizes or bad:
+        shown = ",".join(str(m) for m in sizes) or "(empty)"
+        raise InvalidInput(f"--memory-mb {shown}: give MiB per server, a whole number from 1 to "
+                           f"{MAX_MEMORY_MB}, or a list of them cycled over the servers "
+                           "(e.g. 2048,4096).")  # fmt: skip
+    return sizes
+
+
+def _valid_memory(size: object) -> bool:
+    return isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= MAX_MEMORY_MB
 
 
 def mac_for(index: int, nic: int = 0) -> str:
@@ -83,6 +106,7 @@ class Lab:
             raise InvalidInput(f"--disk-gb {config.disk_gb}: give a positive size.")
         if not 0 <= config.post_seconds <= 600:
             raise InvalidInput(f"--post-seconds {config.post_seconds}: give 0 to 600.")
+        memory_sizes(config.memory_mb)  # raises InvalidInput on a bad size
         if config.vm and not (config.ramdisk and (config.ramdisk / "deploy_ramdisk").is_file()):
             raise InvalidInput("--vm needs --ramdisk DIR with deploy_kernel and deploy_ramdisk: "
                                "build them with `ingot ramdisk build -o DIR`.")  # fmt: skip
@@ -115,7 +139,7 @@ class Lab:
             name=name,
             macs=macs,
             disk_bytes=int(c.disk_gb * GIB),
-            memory_mb=c.memory_mb,
+            memory_mb=c.memory_of(index),
             cpus=c.cpus,
             boot_mode=c.boot if c.boot != "mixed" else ("bios", "uefi")[index % 2],
             index=index,
