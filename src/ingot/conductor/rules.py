@@ -55,14 +55,26 @@ class RuleFailed(InvalidState):
 # --- conditions -------------------------------------------------------------------------
 
 
-def _coerce_pair(a: Any, b: Any) -> tuple[Any, Any]:
-    """Compare "262144" with 262144 as numbers, as an operator writing YAML would expect."""
+def _coerce_pair(a: Any, b: Any) -> tuple[Any, Any] | None:
+    """Compare "262144" with 262144 as numbers, as an operator writing YAML would expect.
+
+    None when one side is a number and the other is not one (a field the inventory lacks
+    stays its ``{inventory[...]}`` text, or is None, "N/A"): no comparison holds. Compared as
+    strings, "{inventory[memory][physical_mb]}" > 3072 was true, so a node that reported no
+    memory was tagged as a large one.
+    """
     if type(a) is not type(b):
         try:
             return float(a), float(b)
         except (TypeError, ValueError):
+            if _is_number(a) or _is_number(b):
+                return None
             return str(a), str(b)
     return a, b
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _chain(op: Callable[[Any, Any], bool]) -> Callable[..., bool]:
@@ -70,7 +82,8 @@ def _chain(op: Callable[[Any, Any], bool]) -> Callable[..., bool]:
         if not isinstance(values, list):
             raise InvalidInput(f"'values' must be a list, got {values!r}.")
         items = [str(v) for v in values] if force_strings else values
-        return all(op(*_coerce_pair(x, y)) for x, y in itertools.pairwise(items))
+        pairs = [_coerce_pair(x, y) for x, y in itertools.pairwise(items)]
+        return all(pair is not None and op(*pair) for pair in pairs)
 
     return check
 
