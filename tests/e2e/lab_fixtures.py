@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from ingot.lab.runner import Lab, LabConfig
+from ingot.lab.runner import Lab, LabConfig, mac_for
 from tests.e2e.conftest import VENV_BIN, free_port
 from tests.serve_process import ingot_serve
 
@@ -140,7 +140,7 @@ def publish_image(
 
 def config_drive(hostname: str, index: int = 0) -> dict[str, Any]:
     """Hostname, SSH key, cloud-config user data and a bond + VLAN network (lab MACs)."""
-    mac0, mac1 = f"52:54:00:1a:00:{index:02x}", f"52:54:00:1a:01:{index:02x}"
+    mac0, mac1 = mac_for(index, 0), mac_for(index, 1)
     return {
         "meta_data": {"hostname": hostname, "public_keys": {"0": SSH_KEY}},
         "user_data": f"#cloud-config\nfqdn: {hostname}\nruncmd:\n  - [touch, /etc/lab-ok]\n",

@@ -25,7 +25,7 @@ PID_FILE = "lab.pid"
 @app.command()
 def up(
     state_dir: Path = typer.Option(..., "--state-dir", help="Where the lab keeps its servers."),
-    nodes: int = typer.Option(3, "--nodes", min=1, max=250),
+    nodes: int = typer.Option(3, "--nodes", min=1, max=1000),
     bmc: str = typer.Option("ipmi", "--bmc", help="ipmi, redfish, manual or mixed."),
     boot: str = typer.Option("uefi", "--boot", help="bios, uefi or mixed (even BIOS, odd UEFI)."),
     disk_gb: float = typer.Option(None, "--disk-gb", help="Sparse disk size per server "

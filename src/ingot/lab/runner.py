@@ -87,17 +87,24 @@ def _valid_memory(size: object) -> bool:
     return isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= MAX_MEMORY_MB
 
 
+MAX_SERVERS = 1000
+
+
 def mac_for(index: int, nic: int = 0) -> str:
-    """The MAC of a lab server's NIC: QEMU's 52:54:00 prefix, the same in every run."""
-    return f"52:54:00:1a:{nic:02x}:{index:02x}"
+    """The MAC of a lab server's NIC: QEMU's 52:54:00 prefix, the same in every run.
+
+    The fourth byte carries the index's high bits (``1a`` for the first 256 servers), so the
+    MACs of small labs read as they always did.
+    """
+    return f"52:54:00:{0x1A + (index >> 8):02x}:{nic:02x}:{index & 0xFF:02x}"
 
 
 class Lab:
     """Start with :meth:`start`, stop with :meth:`stop` (both idempotent)."""
 
     def __init__(self, config: LabConfig) -> None:
-        if not 1 <= config.nodes <= 250:
-            raise InvalidInput(f"--nodes {config.nodes}: a lab has 1 to 250 servers.")
+        if not 1 <= config.nodes <= MAX_SERVERS:
+            raise InvalidInput(f"--nodes {config.nodes}: a lab has 1 to {MAX_SERVERS} servers.")
         if config.bmc not in BMC_KINDS:
             raise InvalidInput(f"--bmc {config.bmc!r}: use {', '.join(BMC_KINDS)}.")
         if config.boot not in ("bios", "uefi", "mixed"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ingot.configdrive import build_iso
-from ingot.lab.runner import Lab, LabConfig, mac_for
+from ingot.lab.runner import MAX_SERVERS, Lab, LabConfig, mac_for
 from ingot.lab.servers import parse_boot_config, read_config_drive
 from ingot.netboot import templates
 
@@ -72,3 +72,11 @@ def test_lab_writes_inventory_and_state(tmp_path: Path) -> None:
         assert disk.stat().st_size == int(0.01 * 1024**3) and disk.stat().st_blocks == 0
     finally:
         lab.stop()
+
+
+def test_lab_macs_are_unique_up_to_the_largest_lab_and_stable_for_small_ones() -> None:
+    macs = [mac_for(i, nic) for i in range(MAX_SERVERS) for nic in range(4)]
+    assert len(set(macs)) == len(macs)
+    assert (mac_for(3, 1), mac_for(255, 0), mac_for(256, 0)) == (
+        "52:54:00:1a:01:03", "52:54:00:1a:00:ff", "52:54:00:1b:00:00",
+    )  # fmt: skip
