@@ -59,6 +59,7 @@ SUMMARY_COLUMNS: list[Column] = [
     ("role", "Role"),
     ("count", "Wanted"),
     ("active", "Active"),
+    ("surplus", "Surplus"),
     ("failed", "Failed"),
     ("hosts", "Nodes"),
 ]
@@ -132,7 +133,7 @@ def _dry_run(api: IngotClient, plan: Plan) -> bool:
         eligible = {r: len(e["eligible"]) for r, e in capacity.explained.items()}
         for role, count in eligible.items():
             console.print(f"[green]✓[/green] role '{role}': {count} matching node(s) available")
-        console.print("Dry run: nothing was changed.")
+    console.print("Dry run: nothing was changed.")
     return ok
 
 
@@ -235,8 +236,9 @@ def _summary(api: IngotClient, plan: Plan, timings: dict[str, float], total: flo
     rows = [
         {
             "role": a.name, "count": a.role.count, "active": len(a.keep),
+            "surplus": len(a.surplus),
             "failed": len(a.redeploy) + len(a.new) + len(a.stuck),
-            "hosts": truncate(", ".join(i.node_label for i in a.keep), 60),
+            "hosts": truncate(", ".join(i.node_label for i in [*a.keep, *a.surplus]), 60),
         }
         for a in final
     ]  # fmt: skip
