@@ -228,12 +228,15 @@ def test_one_of_three_conductors_killed_under_a_fleet(fleet: tuple[Fleet, Lab]) 
     killed_at, killed_wall = time.monotonic(), time.time()
 
     unstable: dict[str, Any] = {}
+    taken: list[float] = []  # when none of c1's nodes was locked any more
 
     def settled() -> bool:
         # Unlocked, and stable (no target) or failed: Ironic shows "clean failed" with target
         # "manageable" until the operator acts, so a failed node counts as settled here and
         # is brought to a stable state by 'manage' below.
         nodes = c.nodes()
+        if not taken and all(nodes[n]["reservation"] is None for n in share["c1"]):
+            taken.append(time.monotonic() - killed_at)
         unstable.clear()
         unstable.update({n: (v["provision_state"], v["target_provision_state"], v["reservation"])
                          for n in fake if (v := nodes[n])["reservation"] or (
@@ -297,5 +300,7 @@ def test_one_of_three_conductors_killed_under_a_fleet(fleet: tuple[Fleet, Lab]) 
     assert {n: (v["uuid"], v["driver_info"]) for n, v in nodes.items()} == before
     assert ports(c) == ports_before
     assert len(busy) >= len(share["c1"]), busy
-    print(f"fleet: {len(share['c1'])} nodes of c1 taken over, all settled {took:.1f} s after the "
-          f"kill (bound {bound:g} s); whole test {time.monotonic() - started:.0f} s")  # fmt: skip
+    print(f"fleet: {len(share['c1'])} nodes of c1 taken over {taken[0]:.1f} s after the kill, "
+          f"lab nodes then {[at_kill[n]['provision_state'] for n in lab_names]}, all settled "
+          f"{took:.1f} s after the kill (bound {bound:g} s); "
+          f"whole test {time.monotonic() - started:.0f} s")  # fmt: skip
