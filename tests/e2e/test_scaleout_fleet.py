@@ -264,6 +264,8 @@ def test_one_of_three_conductors_killed_under_a_fleet(fleet: tuple[Fleet, Lab]) 
         else:  # the survivors' own steps ran to the end, untouched
             assert (node["conductor"], node["provision_state"]) == (was, "manageable"), node
 
+    assert {nodes[n]["conductor"] for n in share["c1"]} == {"c2", "c3"}  # both took some over
+
     # The survivors take the operator's 'manage' for the failed nodes: stable, no target.
     failed = [n for n in fake if owners[n] == "c1"]
     for name in failed:
