@@ -64,6 +64,19 @@ class NodeLocked(Conflict):
         self.holder = holder
 
 
+class LockLost(Conflict):
+    """A conductor's lock on a node is gone: it was presumed dead and another took over."""
+
+    def __init__(self, node: str, host: str, holder: str | None) -> None:
+        super().__init__(
+            f"Conductor {host} no longer holds the lock on node {node} (now "
+            f"{'held by ' + holder if holder else 'unlocked'}): it was presumed dead and the "
+            "node was taken over, so its step was abandoned without writing."
+        )
+        self.node = node
+        self.holder = holder
+
+
 class Unauthorized(ClientError):
     """Missing or wrong credentials (401)."""
 

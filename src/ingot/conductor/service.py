@@ -25,7 +25,7 @@ from ingot.conductor.ring import LiveConductor, RingCache
 from ingot.conductor.task import Task, load_task
 from ingot.db import locks, models
 from ingot.drivers.bmc_access import BmcAccess
-from ingot.errors import IngotError
+from ingot.errors import IngotError, LockLost
 from ingot.services import Services
 
 LOG = logging.getLogger(__name__)
@@ -206,6 +206,8 @@ class Conductor:
             try:
                 async with self._workers:
                     await flow(task)
+            except LockLost as exc:  # taken over while we were away: write nothing more
+                LOG.warning("node %s: %s abandoned: %s", task.node.uuid, what, exc)
             except Exception as exc:  # a failed step fails the node, never the conductor
                 message = (
                     str(exc) if isinstance(exc, IngotError) else f"{type(exc).__name__}: {exc}"
@@ -214,6 +216,8 @@ class Conductor:
                 try:
                     task.dirty.clear()
                     outcome.fail(task, f"{what} failed: {message}")
+                except LockLost as lost:
+                    LOG.warning("node %s: failure not recorded: %s", task.node.uuid, lost)
                 except Exception:
                     LOG.exception("node %s: could not record the failure", task.node.uuid)
             finally:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ingot.db import history, locks, models
 from ingot.drivers import interfaces as base
+from ingot.errors import LockLost
 
 if TYPE_CHECKING:
     from ingot.conductor.service import Conductor
@@ -29,6 +30,7 @@ class Task:
         self.ports = ports
         self.dirty: dict[str, Any] = {}
         self.locked = False
+        self.lost_to: str | None = None  # set once the lock was taken over: write nothing
         registry = conductor.services.drivers
         self.interfaces: dict[str, base.Interface] = {
             kind: registry.interface(kind, getattr(node, f"{kind}_interface"))
@@ -97,20 +99,37 @@ class Task:
 
     def save(self, event: str | None = None, *, severity: str = history.INFO,
              event_type: str = "provisioning") -> None:  # fmt: skip
-        """Write changed fields (and optionally a history entry) in one transaction."""
+        """Write changed fields (and optionally a history entry) in one transaction.
+
+        A locked task writes only while the row still names this conductor as the lock's
+        holder (fencing): a conductor that was paused past the heartbeat timeout, and whose
+        node another conductor took over, gets :class:`LockLost` instead of overwriting.
+        """
         changes = dict(self.dirty)
         self.dirty.clear()
         node_id = self.node.id
         host = self.conductor.hostname
+        if self.lost_to is not None:
+            raise LockLost(self.node.uuid, host, self.lost_to or None)
+        fenced = self.locked
 
         def write(session: Session) -> None:
-            if changes:
-                session.execute(
-                    update(models.Node)
-                    .where(models.Node.id == node_id)
-                    .values(**changes, updated_at=dt.datetime.now(dt.UTC))
-                    .execution_options(synchronize_session=False)
+            if changes or fenced:
+                query = update(models.Node).where(models.Node.id == node_id)
+                if fenced:
+                    query = query.where(models.Node.reservation == host)
+                done = session.execute(
+                    query.values(**changes, updated_at=dt.datetime.now(dt.UTC)).execution_options(
+                        synchronize_session=False
+                    )
                 )
+                if fenced and not done.rowcount:  # type: ignore[attr-defined]
+                    holder = session.scalar(
+                        select(models.Node.reservation).where(models.Node.id == node_id)
+                    )
+                    self.locked = False  # not ours to release any more
+                    self.lost_to = holder or ""
+                    raise LockLost(self.node.uuid, host, holder)
             if event is not None:
                 history.record(session, self.node, event, severity=severity,
                                event_type=event_type, conductor=host)  # fmt: skip
