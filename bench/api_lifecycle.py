@@ -29,7 +29,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -308,13 +307,9 @@ class IngotServer:
         return [self.proc.pid]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        from ingot.processes import stop_process_group  # --start-ingot: Ingot is installed
+
+        stop_process_group(self.proc, timeout=20)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

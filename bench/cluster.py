@@ -21,7 +21,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,32 +29,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ingot.lab.ports import free_port
+from ingot.processes import stop_process_group
 
 
 def ingot_exe() -> str:
     exe = Path(sys.executable).parent / "ingot"
     return str(exe) if exe.exists() else shutil.which("ingot") or "ingot"
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    """SIGTERM the process group, SIGKILL it after ``timeout``."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 class Cluster:
@@ -151,7 +131,7 @@ class Cluster:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs.values():
-            _stop(proc)
+            stop_process_group(proc, timeout=20)
         try:
             self._sql(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
         finally:

@@ -32,7 +32,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ingot.lab.ports import free_port
+from ingot.processes import stop_process_group
 
 MIB = 1024 * 1024
 BMCS_PER_PROCESS = 100
@@ -164,21 +164,7 @@ def ingot_serve(workdir: Path, env: dict[str, str]) -> Iterator[tuple[str, str, 
                 time.sleep(0.1)
         yield url, f"http://127.0.0.1:{boot_port}", proc
     finally:
-        stop_group(proc)
-
-
-def stop_group(proc: subprocess.Popen[Any]) -> None:
-    """SIGTERM the process group, SIGKILL it if it lingers."""
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(wait)
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        stop_process_group(proc)
 
 
 # --- end to end -------------------------------------------------------------------------------
@@ -466,7 +452,7 @@ def power_sync_run(nodes: int, bmcs: int, drift: int, workdir: Path) -> dict[str
             try:
                 child.wait(10)
             except subprocess.TimeoutExpired:
-                stop_group(child)
+                stop_process_group(child)
 
 
 def _readline(child: subprocess.Popen[str]) -> str:

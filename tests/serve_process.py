@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,23 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from ingot.processes import stop_process_group
+
 VENV_BIN = Path(sys.executable).parent
-
-
-def stop_process_group(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    """SIGTERM the process group, SIGKILL it after ``timeout``; fine if it already exited."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+__all__ = ["VENV_BIN", "ingot_serve", "stop_process_group"]
 
 
 @contextlib.contextmanager

@@ -21,7 +21,6 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ingot.lab.ports import free_port
+from ingot.processes import stop_process_group
 
 console = Console()
 BIN = Path(sys.executable).parent
@@ -52,13 +52,7 @@ def background(name: str, argv: list[str], log: Path, env: dict[str, str]) -> It
     try:
         yield
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        stop_process_group(proc, timeout=20)
 
 
 def wait_http(url: str, timeout: float, what: str) -> None:

@@ -11,7 +11,6 @@ compare-and-set, stays the last word).
 
 from __future__ import annotations
 
-import uuid as uuidlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from ingot.conductor.ring import RingCache
 from ingot.conductor.task import load_task
 from ingot.conductor.validate import validate_node
 from ingot.db import models
-from ingot.db.queries import get_node
+from ingot.db.queries import get_node, is_uuid
 from ingot.errors import Conflict, IngotError, NotFound
 from ingot.services import Services
 
@@ -70,21 +69,13 @@ def ring_key(session: Session, ident: str) -> tuple[str, str]:
     Two columns instead of the whole row with its dozen JSON columns: every routed call reads
     this once in the API and once in the conductor.
     """
-    column = models.Node.uuid if _is_uuid(ident) else models.Node.name
+    column = models.Node.uuid if is_uuid(ident) else models.Node.name
     row = session.execute(
         select(models.Node.uuid, models.Node.conductor_group).where(column == ident)
     ).first()
     if row is None:
         raise NotFound(f"Node {ident} could not be found.")
     return str(row.uuid), str(row.conductor_group or "")
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuidlib.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def dispatch(conductor: Conductor, method: str, params: dict[str, Any]) -> Any:

@@ -14,7 +14,7 @@ from ingot.errors import NotFound
 M = TypeVar("M")
 
 
-def _is_uuid(value: str) -> bool:
+def is_uuid(value: str) -> bool:
     try:
         uuidlib.UUID(value)
     except ValueError:
@@ -24,7 +24,7 @@ def _is_uuid(value: str) -> bool:
 
 def get_node(session: Session, ident: str, *, for_update: bool = False) -> models.Node:
     """A node by UUID or name; NotFound with Ironic's message otherwise."""
-    column = models.Node.uuid if _is_uuid(ident) else models.Node.name
+    column = models.Node.uuid if is_uuid(ident) else models.Node.name
     stmt = select(models.Node).where(column == ident)
     if for_update:
         stmt = stmt.with_for_update()
@@ -37,7 +37,7 @@ def get_node(session: Session, ident: str, *, for_update: bool = False) -> model
 def get_by_uuid(session: Session, model: type[M], ident: str, what: str) -> M:
     """A resource by UUID (or by name where the model has one)."""
     column: Any = model.uuid  # type: ignore[attr-defined]
-    if not _is_uuid(ident) and hasattr(model, "name"):
+    if not is_uuid(ident) and hasattr(model, "name"):
         column = model.name  # type: ignore[attr-defined]
     found = session.scalars(select(model).where(column == ident)).first()
     if found is None:

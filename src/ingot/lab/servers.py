@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -35,6 +33,7 @@ from ingot.lab.diskboot import DiskBoot, inspect_disk, read_config_drive
 from ingot.lab.firmware import BootServer, NetBoot, parse_boot_config
 from ingot.lab.machine import BootMode, PowerEvent, VirtualMachine
 from ingot.lab.ports import free_port
+from ingot.processes import stop_process_group
 
 __all__ = [
     "GIB",
@@ -206,15 +205,7 @@ class VirtualServer:
             proc, self.agent, self.agent_port = self.agent, None, None
         if proc is None:
             return
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(AGENT_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(_KILL_TIMEOUT)
-            except ProcessLookupError:
-                pass
+        stop_process_group(proc, AGENT_STOP_TIMEOUT, _KILL_TIMEOUT)
         self.console(f"agent pid {proc.pid} stopped (exit {proc.returncode})")
 
     # --- network boot ----------------------------------------------------------------------
