@@ -8,7 +8,17 @@ from collections.abc import Sequence
 import typer
 from rich.console import Console
 
-from ingot.cli import cluster, deploy_plan, image, lab_cmd, node, node_actions, port, ramdisk
+from ingot.cli import (
+    cluster,
+    db_cmd,
+    deploy_plan,
+    image,
+    lab_cmd,
+    node,
+    node_actions,
+    port,
+    ramdisk,
+)
 from ingot.cli.connection import URL_ENVVARS, Connection
 from ingot.cli.explain import explain
 from ingot.cli.import_cmd import import_inventory
@@ -32,6 +42,7 @@ app.add_typer(port.app, name="port")
 app.add_typer(lab_cmd.app, name="lab")
 app.add_typer(ramdisk.app, name="ramdisk")
 app.add_typer(image.app, name="image")
+app.add_typer(db_cmd.app, name="db")
 app.command("import")(import_inventory)
 app.command("watch")(watch)
 app.command("explain")(explain)
