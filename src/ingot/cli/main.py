@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ingot.cli import (
     cluster,
@@ -99,5 +100,5 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         app(args=expand_wait(sys.argv[1:] if argv is None else argv))
     except IngotError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc.message}", highlight=False)
+        Console(stderr=True).print(f"[red]error:[/red] {escape(exc.message)}", highlight=False)
         sys.exit(2)
