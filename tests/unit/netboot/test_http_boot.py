@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from ingot.errors import ConfigError
 from ingot.netboot import http
 
 DATA = bytes(range(256)) * 40  # 10240 bytes
+MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +141,45 @@ def test_missing_root_is_config_error(tmp_path: Path) -> None:
 def test_port_in_use_is_config_error(server: http.HttpBootServer, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot listen"):
         http.start(http.Config(root=tmp_path, port=server.port))
+
+
+async def _body_messages(app: Starlette, path: str) -> list[int]:
+    """Drive the ASGI app directly; the size of each body message is one read from disk."""
+    sizes: list[int] = []
+    # spec_version 2.4: the server reports disconnects as send errors, so the response does
+    # not also listen on receive()
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "headers": [], "http_version": "1.1",
+             "asgi": {"version": "3.0", "spec_version": "2.4"}}  # fmt: skip
+
+    async def receive() -> dict[str, object]:
+        await asyncio.Event().wait()  # no request body, and the client never goes away
+        return {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            sizes.append(len(message.get("body", b"")))
+
+    await asyncio.wait_for(app(scope, receive, send), timeout=10)
+    return sizes
+
+
+@pytest.mark.parametrize(
+    ("read_chunk", "expected"),
+    [
+        (None, [MIB, MIB, MIB // 2]),  # the default: 1 MiB per hop, not Starlette's 64 KiB
+        (256 * 1024, [256 * 1024] * 10),
+    ],
+)
+def test_reads_big_chunks(tmp_path: Path, read_chunk: int | None, expected: list[int]) -> None:
+    (tmp_path / "image.raw").write_bytes(b"\1" * (MIB * 5 // 2))
+    config = http.Config(root=tmp_path)
+    if read_chunk:
+        config = http.Config(root=tmp_path, read_chunk_bytes=read_chunk)
+    sizes = asyncio.run(_body_messages(http.create_app(config), "/image.raw"))
+    assert [s for s in sizes if s] == expected
+
+
+def test_rejects_nonpositive_read_chunk(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="read_chunk_bytes"):
+        http.create_app(http.Config(root=tmp_path, read_chunk_bytes=0))
