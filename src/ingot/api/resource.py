@@ -7,11 +7,15 @@ Each resource (node, port, ...) declares its fields once; create bodies, JSON pa
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
+
+from sqlalchemy import Result
 
 from ingot.api.context import Ctx
 from ingot.errors import InvalidInput, NotAcceptable
@@ -212,11 +216,13 @@ def serializer(
                 plan.append((name, computed[name], False))
             continue
         plan.append((name, None, f.kind == "datetime"))
+    order = [name for name, _, _ in plan]
+    columns = [name for name, fn, _ in plan if fn is None]
+    fns = [(name, fn) for name, fn, _ in plan if fn is not None]
+    datetimes = [name for name, _, is_datetime in plan if is_datetime]
+    pick = operator.itemgetter(*columns) if len(columns) > 1 else None
 
-    def one(obj: Any) -> dict[str, Any]:
-        # Loaded ORM columns sit in the instance __dict__; reading them there skips the
-        # attribute instrumentation (expired or unloaded ones still go through getattr).
-        loaded = getattr(obj, "__dict__", {})
+    def slow(obj: Any, loaded: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, fn, is_datetime in plan:
             if fn is not None:
@@ -228,4 +234,36 @@ def serializer(
             out[name] = iso(value) if is_datetime else value
         return out
 
+    def one(obj: Any) -> dict[str, Any]:
+        # Loaded ORM columns (and a row's values, see rows_as_objects) sit in the instance
+        # __dict__; reading them there in one C call skips the attribute instrumentation.
+        # An expired or unloaded column is missing there: the slow path uses getattr.
+        loaded = getattr(obj, "__dict__", {})
+        if pick is None:
+            return slow(obj, loaded)
+        try:
+            values = pick(loaded)
+        except KeyError:
+            return slow(obj, loaded)
+        out = dict.fromkeys(order)  # the field order, filled in place below
+        out.update(zip(columns, values, strict=True))
+        for name, fn in fns:
+            out[name] = fn(obj)
+        for name in datetimes:
+            out[name] = iso(out[name])
+        return out
+
     return one
+
+
+def rows_as_objects(result: Result[Any]) -> list[SimpleNamespace]:
+    """Core result rows as plain objects with attributes, for :func:`serializer` and the
+    computed fields: reading a ``Row`` attribute by name is several times slower than a
+    plain object's, and a list reads eighty of them per row."""
+    keys = list(result.keys())
+    out = []
+    for row in result:
+        obj = SimpleNamespace()
+        obj.__dict__.update(zip(keys, row, strict=True))
+        out.append(obj)
+    return out

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid as uuidlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import pydantic_core
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete, func, select
@@ -14,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from ingot import states
 from ingot.api import jsonpatch
-from ingot.api.context import Ctx, get_ctx, json_body, raw_json
+from ingot.api.context import Ctx, get_ctx, json_body
 from ingot.api.pagination import apply_page, next_link, page_params
-from ingot.api.resource import check_uuid, is_uuid_like, serializer
+from ingot.api.resource import check_uuid, is_uuid_like, rows_as_objects, serializer
 from ingot.api.secrets import mask_secrets
 from ingot.api.specs import NODE
 from ingot.db import models
@@ -69,6 +70,7 @@ def node_view(
             )
             chassis = {r.id: r.uuid for r in rows}
     conductor = ctx.services.conductor
+    owner_of = conductor.owner_of if conductor else lambda n: None
     allocations: dict[int, str] = {}
     if "allocation_uuid" in names:
         alloc_ids = {n.allocation_id for n in nodes if n.allocation_id}
@@ -79,27 +81,37 @@ def node_view(
                 )
             )
             allocations = {r.id: r.uuid for r in rows}
-    computed = {
+    base = ctx.base_url
+
+    # ctx.link's pairs, spelled out: a node UUID has no "/" to strip, and 5,000 calls of the
+    # general form were a fifth of a 1,000-node detail list.
+    def links(n: Any, sub: str = "") -> list[dict[str, str]]:
+        path = f"nodes/{n.uuid}{sub}"
+        return [
+            {"href": f"{base}/v1/{path}", "rel": "self"},
+            {"href": f"{base}/{path}", "rel": "bookmark"},
+        ]
+
+    computed: dict[str, Callable[[Any], Any]] = {
         "traits": lambda n: traits.get(n.id, []),
-        "links": lambda n: ctx.link("nodes", n.uuid),
-        "conductor": lambda n: conductor.owner_of(n) if conductor else None,
+        "links": links,
+        "conductor": owner_of,
         "allocation_uuid": lambda n: allocations.get(n.allocation_id),
         "chassis_uuid": lambda n: chassis.get(n.chassis_id) if n.chassis_id else None,
-        "ports": lambda n: ctx.link("nodes", n.uuid, "ports"),
-        "states": lambda n: ctx.link("nodes", n.uuid, "states"),
-        "portgroups": lambda n: ctx.link("nodes", n.uuid, "portgroups"),
-        "volume": lambda n: ctx.link("nodes", n.uuid, "volume"),
+        "ports": lambda n: links(n, "/ports"),
+        "states": lambda n: links(n, "/states"),
+        "portgroups": lambda n: links(n, "/portgroups"),
+        "volume": lambda n: links(n, "/volume"),
     }
     out = []
     one = serializer(names, NODE, computed)
+    masked = [k for k in ("driver_info", "instance_info", "driver_internal_info") if k in names]
+    hide_available = not ctx.has("available_state")
     for node in nodes:
         data = one(node)
-        if "driver_info" in data:
-            data["driver_info"] = mask_secrets(data["driver_info"])
-        for key in ("instance_info", "driver_internal_info"):
-            if key in data:
-                data[key] = mask_secrets(data[key])
-        if not ctx.has("available_state") and data.get("provision_state") == states.AVAILABLE:
+        for key in masked:
+            data[key] = mask_secrets(data[key])
+        if hide_available and data.get("provision_state") == states.AVAILABLE:
             data["provision_state"] = None  # Ironic showed "available" as None before 1.2
         out.append(data)
     return out
@@ -171,13 +183,13 @@ def list_nodes(
     filters = {k: params.get(k) for k in _LIST_FILTERS}
     with ctx.db.read() as session:
         # Plain rows, not ORM objects: building a thousand Node instances was half the time
-        # of GET /v1/nodes/detail, and the view only reads attributes.
+        # of GET /v1/nodes/detail, and the view only reads attributes (rows_as_objects).
         stmt: Any = select(models.Node.__table__)
         if where is not None:
             stmt = stmt.where(where)
         stmt = _apply_filters(ctx, session, stmt, filters)
         stmt = apply_page(session, stmt, models.Node, page, "node")
-        nodes = list(session.execute(stmt))
+        nodes = rows_as_objects(session.execute(stmt))
         items = node_view(ctx, session, nodes, names)
     result: dict[str, Any] = {"nodes": items}
     query = {**filters, "fields": ",".join(names) if fields else None}
@@ -189,12 +201,19 @@ def list_nodes(
 
 @router.get("/v1/nodes")
 def get_nodes(request: Request, ctx: Ctx = Depends(get_ctx)) -> Response:
-    return raw_json(list_nodes(ctx, request, detail=False, path="nodes"))
+    return _list_json(list_nodes(ctx, request, detail=False, path="nodes"))
 
 
 @router.get("/v1/nodes/detail")
 def get_nodes_detail(request: Request, ctx: Ctx = Depends(get_ctx)) -> Response:
-    return raw_json(list_nodes(ctx, request, detail=True, path="nodes/detail"))
+    return _list_json(list_nodes(ctx, request, detail=True, path="nodes/detail"))
+
+
+def _list_json(content: dict[str, Any]) -> Response:
+    """The bytes of ``context.raw_json`` (compact, UTF-8, NaN as NaN), written by pydantic-core:
+    a 1,000-node detail list is 2.5 MB, which ``json.dumps`` takes 20 ms to write and this 7."""
+    body = pydantic_core.to_json(content, inf_nan_mode="constants")
+    return Response(body, media_type="application/json")
 
 
 @router.get("/v1/nodes/{ident}")

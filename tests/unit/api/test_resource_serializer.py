@@ -1,0 +1,68 @@
+"""The list serializer: field order, datetimes, computed fields, and the fallback for objects
+whose columns are not all loaded (expired ORM attributes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ingot.api.resource import Field, ResourceSpec, rows_as_objects, serializer
+
+SPEC = ResourceSpec(
+    "thing",
+    [
+        Field("uuid", "uuid"),
+        Field("links", column=False),
+        Field("name"),
+        Field("created_at", "datetime"),
+        Field("extra", "dict"),
+    ],
+)
+COMPUTED = {"links": lambda o: [o.uuid]}
+WHEN = dt.datetime(2026, 1, 2, 3, 4, 5)
+EXPECTED = {"uuid": "u1", "links": ["u1"], "name": "n", "created_at": "2026-01-02T03:04:05+00:00",
+            "extra": {}}  # fmt: skip
+
+
+class Lazy:
+    """Like an ORM object with ``name`` expired: not in __dict__, loaded on attribute access."""
+
+    def __init__(self) -> None:
+        self.uuid, self.created_at = "u1", WHEN
+        self.extra: dict[str, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return "n"
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        SimpleNamespace(uuid="u1", name="n", created_at=WHEN, extra={}, hidden=1),
+        Lazy(),
+    ],
+    ids=["loaded", "unloaded-column"],
+)
+def test_serializer_order_and_values(obj: Any) -> None:
+    out = serializer(["uuid", "links", "name", "created_at", "extra"], SPEC, COMPUTED)(obj)
+    assert out == EXPECTED
+    assert list(out) == list(EXPECTED)  # Ironic clients diff responses; keep the order
+
+
+def test_serializer_one_field_and_unknown_names() -> None:
+    obj = SimpleNamespace(uuid="u1", name="n")
+    assert serializer(["name", "nope"], SPEC)(obj) == {"name": "n"}
+
+
+def test_rows_as_objects() -> None:
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        result = conn.execute(text("SELECT 'u1' AS uuid, 'n' AS name UNION ALL SELECT 'u2', 'm'"))
+        objs = rows_as_objects(result)
+    assert [(o.uuid, o.name) for o in objs] == [("u1", "n"), ("u2", "m")]
+    assert serializer(["uuid", "name"], SPEC)(objs[1]) == {"uuid": "u2", "name": "m"}
