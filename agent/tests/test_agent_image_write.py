@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
 from conftest import MiB, make_disk_image, run_command
+from ingot_agent import image_writer
 from ingot_agent.agent import Agent
 
 
@@ -217,3 +220,37 @@ def test_download_cut_short_is_a_download_error(agent: Agent) -> None:
     assert result["command_status"] == "FAILED"
     assert result["command_error"]["type"] == "ImageDownloadError"
     assert "ended after 1048576 of 8388608 bytes" in result["command_error"]["details"]
+
+
+class _ThreadRecordingHasher:
+    """sha256 that notes which threads fed it (the pipeline hashes off the download thread)."""
+
+    def __init__(self) -> None:
+        self.inner = hashlib.sha256()
+        self.name = "sha256"
+        self.threads: set[str] = set()
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.threads.add(threading.current_thread().name)
+        self.inner.update(data)
+
+    def hexdigest(self) -> str:
+        return self.inner.hexdigest()
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_stream_raw_hashes_on_its_own_thread_in_order(tmp_path: Path, sparse: bool) -> None:
+    data = os.urandom(3 * MiB + 123) + bytes(2 * MiB) + b"tail"
+    disk = tmp_path / "disk"
+    disk.write_bytes(b"\xff" * (8 * MiB))
+    if sparse:
+        image_writer.discard_file(str(disk), 8 * MiB)
+    hasher = _ThreadRecordingHasher()
+    stats = image_writer.stream_raw(
+        io.BytesIO(data[512:]), str(disk), 8 * MiB, hasher, sparse, first=data[:512]
+    )
+    assert hasher.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert hasher.threads == {"image-hasher"}
+    assert stats.size == len(data)
+    assert disk.read_bytes()[: len(data)] == data
+    assert stats.skipped == (MiB if sparse else 0)  # the one all-zero 1 MiB chunk: a hole

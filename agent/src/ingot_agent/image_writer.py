@@ -1,7 +1,8 @@
 """Write an image to a disk in one pass: download -> checksum -> write, bounded memory.
 
-Raw images stream to the device through a small fixed pool of buffers, written on a second
-thread so the download and the disk work at the same time. On
+Raw images stream to the device through a small fixed pool of buffers in three pipelined
+stages: the download fills a buffer, a hashing thread checksums it (hashlib releases the GIL
+on large buffers, so this uses a second core) and a writing thread writes it. On
 file-backed disks (the lab) all-zero chunks become holes: the file is first discarded (truncated
 to 0 and back to its size, which reads as zeros), then zero chunks are skipped with a seek. On
 real block devices every byte is written, because skipped blocks would keep old data.
@@ -89,26 +90,35 @@ def discard_file(path: str, size: int) -> None:
 
 
 class _Writer:
-    """Writes filled buffers on its own thread so downloading and hashing overlap the disk.
+    """Hashes and writes filled buffers on two threads, so the download, the checksum and the
+    disk all work at once (the checksum alone is as slow as a fast disk).
 
     Buffers go round a fixed pool (``DEPTH`` x ``CHUNK`` bytes of memory): the reader takes a
-    free one, fills it, and queues it with its offset; the writer ``pwrite``s it (or leaves a
-    hole) and hands it back. Every ``FLUSH_BEHIND`` bytes it asks the kernel to start writing
+    free one, fills it, and queues it with its offset; the hasher feeds it to ``hasher`` in
+    order and passes it on; the writer ``pwrite``s it (or leaves a hole) and hands it back.
+    Every ``FLUSH_BEHIND`` bytes it asks the kernel to start writing
     back what it wrote (``POSIX_FADV_DONTNEED`` starts asynchronous writeback and drops pages
     already clean), so the final fsync does not have to push the whole image at once — the
     time ``dd conv=fsync`` spends at its end — and the page cache does not fill with it.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, hasher: Any = None) -> None:
         self.fd = fd
+        self.hasher = hasher
         self.free: queue.Queue[bytearray] = queue.Queue()
         for _ in range(DEPTH):
             self.free.put(bytearray(CHUNK))
         self.todo: queue.Queue[tuple[bytearray, int, int, bool] | None] = queue.Queue()
-        self.error: OSError | None = None
+        self.to_hash: queue.Queue[tuple[bytearray, int, int, bool] | None] = queue.Queue()
+        self.error: Exception | None = None
         self._flushed = self._dirty_from = 0
-        self._thread = threading.Thread(target=self._run, name="image-writer", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name="image-writer", daemon=True)]
+        if hasher is not None:
+            self._threads.append(
+                threading.Thread(target=self._hash, name="image-hasher", daemon=True)
+            )
+        for thread in self._threads:
+            thread.start()
 
     def take(self) -> bytearray:
         buf = self.free.get()
@@ -117,14 +127,27 @@ class _Writer:
         return buf
 
     def put(self, buf: bytearray, n: int, pos: int, hole: bool) -> None:
-        self.todo.put((buf, n, pos, hole))
+        (self.todo if self.hasher is None else self.to_hash).put((buf, n, pos, hole))
 
     def finish(self) -> None:
-        """Wait for every queued buffer; re-raise the first write error."""
-        self.todo.put(None)
-        self._thread.join()
+        """Wait for every queued buffer (hashed and written); re-raise the first write error."""
+        (self.todo if self.hasher is None else self.to_hash).put(None)
+        for thread in self._threads:
+            thread.join()
         if self.error is not None:
             raise self.error
+
+    def _hash(self) -> None:
+        while (item := self.to_hash.get()) is not None:
+            buf, n = item[0], item[1]
+            try:
+                if self.error is None:
+                    self.hasher.update(memoryview(buf)[:n])
+            except Exception as exc:  # keep passing buffers on so nothing blocks
+                self.error = exc
+            finally:
+                self.todo.put(item)  # the writer returns the buffer to the pool
+        self.todo.put(None)
 
     def _run(self) -> None:
         while (item := self.todo.get()) is not None:
@@ -170,7 +193,7 @@ def stream_raw(
     fd = os.open(dest, os.O_WRONLY)
     writer: _Writer | None = None
     try:
-        writer = _Writer(fd)
+        writer = _Writer(fd, hasher)
         pending = first
         while True:
             buf = writer.take()
@@ -188,8 +211,6 @@ def stream_raw(
                     f"image is larger than the {dest_size}-byte target {dest}: "
                     "use a bigger disk (or root_device hints that pick one) or a smaller image"
                 )
-            if hasher is not None:
-                hasher.update(view[:n])
             hole = sparse and _is_zero(buf, n)
             writer.put(buf, n, offset + stats.size, hole)
             if hole:
