@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingot.errors import ConfigError
@@ -62,6 +62,21 @@ class ApiSection(BaseModel):
     auth_strategy: Literal["noauth", "http_basic"] = "noauth"
     http_basic_auth_user_file: Path | None = None
     allow_open_api: bool = False
+
+
+class JsonRpcSection(BaseModel):
+    """Ironic's ``[json_rpc]`` options: how API processes and conductors authenticate RPC.
+
+    With ``http_basic`` every conductor checks, and every caller sends, the one
+    ``http_basic_username``/``http_basic_password`` pair (the same configuration on all
+    processes). Unlike the public API there is no htpasswd file: a bcrypt check costs tens of
+    milliseconds, paid on every one of the hundreds of calls a second a busy API makes.
+    """
+
+    auth_strategy: Literal["noauth", "http_basic"] = "noauth"
+    http_basic_username: str | None = None
+    http_basic_password: SecretStr | None = None  # SecretStr: shown as '**********'
+    allow_open_rpc: bool = False  # noauth on a non-loopback RPC address
 
 
 class DatabaseSection(BaseModel):
@@ -171,6 +186,7 @@ class IngotSettings(BaseSettings):
     default: DefaultSection = Field(default_factory=DefaultSection)
     api: ApiSection = Field(default_factory=ApiSection)
     database: DatabaseSection = Field(default_factory=DatabaseSection)
+    json_rpc: JsonRpcSection = Field(default_factory=JsonRpcSection)
     conductor: ConductorSection = Field(default_factory=ConductorSection)
     deploy: DeploySection = Field(default_factory=DeploySection)
     pxe: PxeSection = Field(default_factory=PxeSection)

@@ -71,6 +71,7 @@ def api(
 ) -> None:
     """Run an API process only; conductors (`ingot conductor`) do the work."""
     from ingot.app_runtime import api_only, run_server
+    from ingot.conductor.rpc_auth import credentials
     from ingot.server import check_exposure
 
     settings = _settings(
@@ -78,6 +79,7 @@ def api(
     )
     _logging(log_level)
     check_exposure(settings, settings.api.host_ip)
+    credentials(settings.json_rpc)  # http_basic without a password fails here, not per call
     migrate_once(settings)
     with api_only(settings) as (_services, app):
         print(f"Ingot API (no conductor) on http://{settings.api.host_ip}:{settings.api.port}",
@@ -98,15 +100,25 @@ def conductor(
         None, "--state-dir", help="This conductor's boot files and image cache."
     ),
     config: Path = typer.Option(None, "--config", help="TOML configuration file."),
+    allow_open_rpc: bool = typer.Option(
+        False,
+        "--allow-open-rpc",
+        help="Allow [json_rpc] auth_strategy noauth on a non-loopback --rpc-host.",
+    ),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
 ) -> None:
     """Run a conductor only, with its own boot server; stops on SIGTERM or Ctrl-C."""
     from ingot.app_runtime import boot_servers, build_services, running_conductor
+    from ingot.conductor.rpc_auth import check_rpc_exposure, credentials
 
     settings = _settings(config, state_dir)
+    if allow_open_rpc:
+        settings.json_rpc = settings.json_rpc.model_copy(update={"allow_open_rpc": True})
     _logging(log_level)
     if not name.strip():
         raise ConfigError("--name must be a non-empty, unique conductor host name.")
+    check_rpc_exposure(settings.json_rpc, rpc_host)  # before migrating or registering
+    credentials(settings.json_rpc)
     migrate_once(settings)
     services = build_services(settings, migrate_schema=False)
     stop = threading.Event()

@@ -5,7 +5,8 @@ the URL as ``conductors.rpc_url``. A call is ``{"jsonrpc": "2.0", "method", "par
 the answer carries ``result`` or ``error``. An :class:`IngotError` raised in the conductor
 travels as ``error.code`` = its HTTP status and ``error.data.class`` = its class, and is raised
 again on the caller's side as the same class with the same message, so an API client sees the
-409 or 400 the conductor decided.
+409 or 400 the conductor decided. With ``[json_rpc] auth_strategy = "http_basic"`` the server
+answers 401 to calls without the shared credentials (:mod:`ingot.conductor.rpc_auth`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from ingot.conductor.rpc_auth import RpcCredentials
 from ingot.errors import IngotError, NodeLocked
 
 LOG = logging.getLogger(__name__)
@@ -85,6 +87,8 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     timeout = 60
 
     def do_POST(self) -> None:
+        if not self._authorized():
+            return
         length = int(self.headers.get("Content-Length") or 0)
         if length > _MAX_BODY:
             self.close_connection = True  # the unread body must not be taken for a request
@@ -110,9 +114,28 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
                 body = {"error": encode_error(exc)}
         self._answer(200, {"jsonrpc": "2.0", "id": ident, **body})
 
-    def _answer(self, status: int, body: dict[str, Any]) -> None:
+    def _authorized(self) -> bool:
+        """Check the caller's credentials; a refusal answers 401 and is logged without them."""
+        expected = self.server.credentials
+        if expected is None:
+            return True
+        why = expected.check(self.headers.get("Authorization"))
+        if why is None:
+            return True
+        LOG.warning("rpc: refused a call from %s: %s", self.client_address[0], why)
+        self.close_connection = True  # the unread body must not be taken for a request
+        error = {"code": 401, "message": "JSON-RPC authentication required"}
+        self._answer(401, {"jsonrpc": "2.0", "id": None, "error": error},
+                     {"WWW-Authenticate": 'Basic realm="ingot-conductor"'})  # fmt: skip
+        return False
+
+    def _answer(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -125,16 +148,31 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], methods: dict[str, Handler]) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        methods: dict[str, Handler],
+        credentials: RpcCredentials | None,
+    ) -> None:
         super().__init__(address, _RequestHandler)
         self.methods = methods
+        self.credentials = credentials
 
 
 class RpcServer:
-    """A started JSON-RPC server on its own thread; ``url`` is what peers call."""
+    """A started JSON-RPC server on its own thread; ``url`` is what peers call.
 
-    def __init__(self, methods: dict[str, Handler], host: str = "127.0.0.1", port: int = 0):
-        self._server = _Server((host, port), methods)
+    With ``credentials`` every call must carry them (HTTP Basic), else it gets a 401.
+    """
+
+    def __init__(
+        self,
+        methods: dict[str, Handler],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        credentials: RpcCredentials | None = None,
+    ):
+        self._server = _Server((host, port), methods, credentials)
         port = int(self._server.server_address[1])
         # A wildcard bind is reached by the host's name; peers can not call 0.0.0.0.
         advertised = socket.getfqdn() if host in ("0.0.0.0", "::", "") else host
@@ -153,11 +191,15 @@ class RpcServer:
 
 
 class RpcClient:
-    """Calls conductors by URL; one pooled HTTP client shared by the API's threads."""
+    """Calls conductors by URL; one pooled HTTP client shared by the API's threads.
 
-    def __init__(self, timeout: float = 130.0) -> None:
+    ``credentials`` are sent with every call (``[json_rpc] auth_strategy = "http_basic"``).
+    """
+
+    def __init__(self, timeout: float = 130.0, credentials: RpcCredentials | None = None) -> None:
         # Longer than Conductor.call's 120 s, so a slow BMC answer arrives as its own error.
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=3.0))
+        headers = {"Authorization": credentials.header()} if credentials is not None else None
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=3.0), headers=headers)
         self._ids = iter(range(1, 1 << 62))
         self._lock = threading.Lock()
 
@@ -186,6 +228,14 @@ class RpcClient:
                 f"({type(exc).__name__}); check the node's state before retrying.",
                 503,
             ) from exc
+        if response.status_code == 401:
+            # Refused before it ran: a configuration mismatch between this process and the
+            # conductor, not the API client's fault, hence a 500 and not a 401.
+            raise RemoteError(
+                f"The conductor at {url} refused {method}: JSON-RPC authentication failed. Set "
+                "[json_rpc] auth_strategy, http_basic_username and http_basic_password the same "
+                "on every API and conductor process."
+            )
         try:
             body = response.json()
         except ValueError as exc:

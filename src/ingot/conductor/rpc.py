@@ -21,6 +21,7 @@ from ingot import states
 from ingot.conductor import agent, power, provision
 from ingot.conductor.jsonrpc import ConductorUnreachable, RpcClient, RpcServer
 from ingot.conductor.ring import RingCache
+from ingot.conductor.rpc_auth import check_rpc_exposure, credentials
 from ingot.conductor.task import load_task
 from ingot.conductor.validate import validate_node
 from ingot.db import models
@@ -96,12 +97,19 @@ def dispatch(conductor: Conductor, method: str, params: dict[str, Any]) -> Any:
 
 
 def serve(conductor: Conductor, host: str = "127.0.0.1", port: int = 0) -> RpcServer:
-    """Start the conductor's JSON-RPC endpoint; the caller records ``.url`` and stops it."""
+    """Start the conductor's JSON-RPC endpoint; the caller records ``.url`` and stops it.
+
+    Raises ConfigError for ``noauth`` off loopback (unless ``allow_open_rpc``) and for
+    ``http_basic`` without credentials, before listening.
+    """
+    settings = conductor.services.settings.json_rpc
+    check_rpc_exposure(settings, host)
+    required = credentials(settings)
 
     def bind(name: str) -> Callable[[dict[str, Any]], Any]:
         return lambda params: dispatch(conductor, name, params)
 
-    return RpcServer({name: bind(name) for name in METHODS}, host, port)
+    return RpcServer({name: bind(name) for name in METHODS}, host, port, required)
 
 
 class ConductorAPI:
@@ -126,7 +134,7 @@ class ConductorAPI:
                 max_age=min(cfg.heartbeat_interval, 10.0),
             )
         )
-        self.client = RpcClient()
+        self.client = RpcClient(credentials=credentials(services.settings.json_rpc))
 
     def close(self) -> None:
         self.client.close()
