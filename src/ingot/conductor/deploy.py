@@ -62,7 +62,7 @@ def _release_allocation(task: Task) -> None:
     def write(session: Session) -> None:
         session.execute(delete(models.Allocation).where(models.Allocation.id == allocation_id))
 
-    task.conductor.services.db.run_write(write)
+    task.write(write)
     task.update(allocation_id=None)
 
 

@@ -80,7 +80,7 @@ def apply_inventory(task: Task, inventory: dict[str, Any], data: dict[str, Any])
                 added.append(mac)
         return added
 
-    added = task.conductor.services.db.run_write(write)
+    added = task.write(write)
     task.update(properties=props)
     if boot in ("bios", "uefi"):
         task.update(boot_mode=boot)

@@ -18,7 +18,7 @@ from ingot import states
 from ingot.conductor import outcome
 from ingot.conductor.task import Task, load_task
 from ingot.db import history, models
-from ingot.errors import IngotError
+from ingot.errors import IngotError, LockLost
 
 if TYPE_CHECKING:
     from ingot.conductor.service import Conductor
@@ -166,9 +166,15 @@ async def _correct_power(
                 severity=history.WARNING,
                 event_type="power",
             )
+    except LockLost as exc:  # taken over while this conductor was away: write nothing more
+        LOG.warning("node %s: power state sync abandoned: %s", seen.uuid, exc)
     except Exception as exc:
         task.dirty.clear()
-        task.save(f"Power state sync failed: {exc}", severity=history.ERROR, event_type="power")
+        try:
+            task.save(f"Power state sync failed: {exc}", severity=history.ERROR,
+                      event_type="power")  # fmt: skip
+        except LockLost as lost:
+            LOG.warning("node %s: power state sync failure not recorded: %s", seen.uuid, lost)
     finally:
         task.release()
 
@@ -201,5 +207,7 @@ async def check_timeouts(conductor: Conductor) -> None:
                         "Check that the node booted the agent ramdisk and can reach "
                         "the API.",
                     )
+            except LockLost as exc:  # taken over meanwhile: the new owner decides
+                LOG.warning("node %s: timeout not recorded: %s", ident, exc)
             finally:
                 task.release()

@@ -542,5 +542,5 @@ def apply_rules(task: Task, inventory: dict[str, Any], plugin_data: dict[str, An
                            f"(changed {what}; traits {', '.join(run.traits) or 'none'})",
                            event_type="inspection", conductor=task.conductor.hostname)  # fmt: skip
 
-    services.db.run_write(write)
+    task.write(write)
     return applied

@@ -8,7 +8,8 @@ crashing step never leaves a lock behind.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,6 +20,8 @@ from ingot.errors import LockLost
 
 if TYPE_CHECKING:
     from ingot.conductor.service import Conductor
+
+T = TypeVar("T")
 
 
 class Task:
@@ -109,8 +112,7 @@ class Task:
         self.dirty.clear()
         node_id = self.node.id
         host = self.conductor.hostname
-        if self.lost_to is not None:
-            raise LockLost(self.node.uuid, host, self.lost_to or None)
+        self._check_not_lost()
         fenced = self.locked
 
         def write(session: Session) -> None:
@@ -124,18 +126,53 @@ class Task:
                     )
                 )
                 if fenced and not done.rowcount:  # type: ignore[attr-defined]
-                    holder = session.scalar(
-                        select(models.Node.reservation).where(models.Node.id == node_id)
-                    )
-                    self.locked = False  # not ours to release any more
-                    self.lost_to = holder or ""
-                    raise LockLost(self.node.uuid, host, holder)
+                    self._lose(session)
             if event is not None:
                 history.record(session, self.node, event, severity=severity,
                                event_type=event_type, conductor=host)  # fmt: skip
 
         if changes or event is not None:
             self.conductor.services.db.run_write(write)
+
+    def write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` in one write transaction, fenced as :meth:`save` for a locked task.
+
+        For a flow's writes beyond the node's own columns (ports, inventory, traits, an
+        allocation): they commit only while this conductor still holds the node's lock, and
+        raise LockLost with nothing written once another conductor took the node over.
+        """
+        self._check_not_lost()
+        fenced = self.locked
+        node_id, host = self.node.id, self.conductor.hostname
+
+        def run(session: Session) -> T:
+            if fenced:
+                # A no-op update of our own lock: it also holds the row (PostgreSQL) or the
+                # database (SQLite) until commit, so a takeover can not slip in between.
+                done = session.execute(
+                    update(models.Node)
+                    .where(models.Node.id == node_id, models.Node.reservation == host)
+                    .values(reservation=host)
+                    .execution_options(synchronize_session=False)
+                )
+                if not done.rowcount:  # type: ignore[attr-defined]
+                    self._lose(session)
+            return fn(session)
+
+        return self.conductor.services.db.run_write(run)
+
+    def _check_not_lost(self) -> None:
+        if self.lost_to is not None:
+            raise LockLost(self.node.uuid, self.conductor.hostname, self.lost_to or None)
+
+    def _lose(self, session: Session) -> None:
+        """The fence failed: remember who holds the lock now and raise LockLost (rolls back)."""
+        holder = session.scalar(
+            select(models.Node.reservation).where(models.Node.id == self.node.id)
+        )
+        self.locked = False  # not ours to release any more
+        self.lost_to = holder or ""
+        raise LockLost(self.node.uuid, self.conductor.hostname, holder)
 
     def release(self) -> None:
         if self.locked:

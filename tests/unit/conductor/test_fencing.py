@@ -106,3 +106,49 @@ def test_a_flow_taken_over_midway_is_abandoned_without_recording_a_failure(
     warnings = [r.getMessage() for r in caplog.records if "abandoned" in r.getMessage()]
     assert warnings and "held by c2" in warnings[0]
     assert not [r for r in caplog.records if r.exc_info]  # a warning, not a traceback
+
+
+def _add_port(mac: str) -> Any:
+    def write(session: Any) -> str:
+        node = get_node(session, "n1")
+        session.add(models.Port(uuid=f"00000000-0000-0000-0000-{mac.replace(':', '')}",
+                                address=mac, node_id=node.id, pxe_enabled=False, extra={},
+                                internal_info={}, local_link_connection={}))  # fmt: skip
+        return mac
+
+    return write
+
+
+def _ports(conductor: Conductor) -> list[str]:
+    with conductor.services.db.read() as session:
+        return sorted(p.address for p in session.query(models.Port))
+
+
+def test_writes_beyond_the_node_row_are_fenced_too(conductor: Conductor) -> None:
+    task = load_task(conductor, "n1", lock=True)
+    assert task.write(_add_port("52:54:00:00:00:01")) == "52:54:00:00:00:01"
+    _take_over(conductor)
+    with pytest.raises(LockLost, match="held by c2"):
+        task.write(_add_port("52:54:00:00:00:02"))
+    with pytest.raises(LockLost):  # remembered: not even a look at the database
+        task.write(_add_port("52:54:00:00:00:03"))
+    task.release()
+    assert _ports(conductor) == ["52:54:00:00:00:01"]
+    assert _row(conductor)[:3] == ("c2", states.CLEANFAIL, FAILED)
+    unlocked = load_task(conductor, "n1", lock=False)  # unlocked tasks write as before
+    unlocked.write(_add_port("52:54:00:00:00:04"))
+    assert _ports(conductor) == ["52:54:00:00:00:01", "52:54:00:00:00:04"]
+
+
+def test_inspection_data_of_a_stale_conductor_is_not_stored(conductor: Conductor) -> None:
+    from ingot.conductor.inspection import apply_inventory
+
+    inventory = {"interfaces": [{"mac_address": "52:54:00:aa:bb:cc"}],
+                 "cpu": {"count": 4, "architecture": "x86_64"}}  # fmt: skip
+    task = load_task(conductor, "n1", lock=True)
+    _take_over(conductor)
+    with pytest.raises(LockLost):
+        apply_inventory(task, inventory, {"inventory": inventory})
+    assert _ports(conductor) == []
+    with conductor.services.db.read() as session:
+        assert session.query(models.NodeInventory).count() == 0
