@@ -91,8 +91,11 @@ async def take_over(conductor: Conductor) -> Summary:
         holder, state, actor = node["reservation"], node["provision_state"], actors.get(node["id"])
         if holder in dead:
             if state in states.STUCK_STATES_TREATED_AS_FAIL:
-                if _fail_stuck(conductor, node, holder, cfg.heartbeat_timeout):
+                done = _fail_stuck(conductor, node, holder, cfg.heartbeat_timeout)
+                if done == "failed":
                     summary.failed.append(node["uuid"])
+                elif done == "unlocked":
+                    summary.unlocked.append(node["uuid"])
                 continue
             if locks.release(conductor.services.db, node["id"], holder):
                 _note(conductor, node["id"], f"Cleared the lock of conductor {holder}, which "
@@ -102,7 +105,7 @@ async def take_over(conductor: Conductor) -> Summary:
         if holder is not None:
             continue
         if state in states.STUCK_STATES_TREATED_AS_FAIL and actor in dead:
-            if _fail_stuck(conductor, node, None, cfg.heartbeat_timeout, actor):
+            if _fail_stuck(conductor, node, None, cfg.heartbeat_timeout, actor) == "failed":
                 summary.failed.append(node["uuid"])
         elif state in REBUILD_STATES and actor is not None and actor != conductor.hostname:
             rebuild.append(node["uuid"])
@@ -179,22 +182,30 @@ def _fail_stuck(
     holder: str | None,
     timeout: float,
     actor: str | None = None,
-) -> bool:
-    """Fail a node whose operation died with its conductor; False if someone else got there."""
+) -> str | None:
+    """Fail a node whose operation died with its conductor: "failed"; None if someone else
+    got there; "unlocked" if we cannot load the node here (see :func:`_cannot_load`)."""
     try:
         if holder is not None:
             if not _steal(conductor, node["id"], holder):
-                return False
-            task = load_task(conductor, node["uuid"], lock=False)
+                return None
+            try:
+                task = load_task(conductor, node["uuid"], lock=False)
+            except Exception as exc:
+                _cannot_load(conductor, node, holder, exc)
+                return "unlocked"
             task.locked = True
         else:
             task = load_task(conductor, node["uuid"], lock=True)
-    except IngotError:
-        return False
+    except Exception as exc:
+        # Busy (NodeLocked), gone, or not loadable here: the lock is not ours, nothing to undo.
+        if not isinstance(exc, IngotError):
+            LOG.exception("node %s: takeover could not load it", node["uuid"])
+        return None
     try:
         state = task.node.provision_state
         if state not in states.STUCK_STATES_TREATED_AS_FAIL:
-            return False
+            return None
         gone = holder or actor
         outcome.fail(
             task,
@@ -202,17 +213,35 @@ def _fail_stuck(
             f"was {state}; conductor {conductor.hostname} took the node over and failed the "
             "interrupted operation. Run it again.",
         )
-        return True
+        return "failed"
     finally:
         task.release()
+
+
+def _cannot_load(conductor: Conductor, node: dict[str, Any], holder: str, exc: Exception) -> None:
+    """We stole the dead holder's lock but cannot build the node's task here (an interface
+    this conductor does not enable, a driver library missing on this host). Keeping the lock
+    would lock the node for good (we are alive, so no takeover would ever clear it): give it
+    up and say why in the node's history. The note names us, so later passes leave the node
+    alone until the operator fixes the configuration or moves the node."""
+    LOG.warning("node %s: cannot load it on %s to fail it: %s", node["uuid"], conductor.hostname,
+                exc)  # fmt: skip
+    locks.release(conductor.services.db, node["id"], conductor.hostname)
+    _note(conductor, node["id"], f"Cleared the lock of conductor {holder}, which stopped "
+          f"heartbeating while the node was {node['provision_state']}, but conductor "
+          f"{conductor.hostname} cannot load the node to fail that operation: {exc}. Enable the "
+          "node's interfaces on this conductor, or set the node's conductor_group to one that "
+          "has them, then abort or retry the operation.")  # fmt: skip
 
 
 async def _rebuild(conductor: Conductor, uuid: str, actors: dict[int, str]) -> bool:
     """Re-create the boot files this conductor must serve for a node it took over."""
     try:
         task = load_task(conductor, uuid, lock=True)
-    except IngotError:
-        return False  # busy: the next sweep tries again
+    except Exception as exc:  # busy: the next full sweep tries again
+        if not isinstance(exc, IngotError):  # not loadable here: say so, keep the others going
+            LOG.exception("node %s: takeover could not load it", uuid)
+        return False
     try:
         state = task.node.provision_state
         previous = actors.get(task.node.id, "another conductor")
