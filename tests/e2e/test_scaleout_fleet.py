@@ -3,10 +3,10 @@
 Real PostgreSQL, one ``ingot api`` and three ``ingot conductor`` processes in one conductor
 group. 200 fake-hardware nodes (name, port, driver_info, instance_info) spread over the three
 by the hash ring; a third of them are deployed and then serviced, the rest cleaned, each with a
-6 s ``wait`` step. 3 lab
-servers (IPMI BMCs, the real ingot-agent) owned by c1 run a manual clean through the agent:
-two wait for the agent's call-back (``clean wait``), one is on ``clean hold``. c1 is killed
-with SIGKILL while every one of its fake nodes holds a lock mid-step. Then:
+6 s ``wait`` step. 3 lab servers (IPMI BMCs, the real ingot-agent) owned by c1 run a manual
+clean through the agent: two wait for the agent's call-back (``clean wait``), one is on
+``clean hold``. c1 is killed with SIGKILL while every one of its fake nodes holds a lock
+mid-step. Then:
 
 - within 2 x heartbeat timeout of the kill (plus one heartbeat interval, the survivors' ring
   refresh, and 1 s for polling 200 nodes on a loaded machine) every node is settled: no lock
@@ -19,8 +19,8 @@ with SIGKILL while every one of its fake nodes holds a lock mid-step. Then:
 - nothing is lost: 203 nodes with names, UUIDs, driver_info, instance_info and ports;
 - the lab nodes finish their clean after the takeover: the new owner rebuilt their boot files
   (the held node's iPXE config is read from the new owner's boot server, as a rebooting
-  server would), the agents' heartbeats reach it through the API and the clean ends
-  ``manageable`` with history c1 then the new owner.
+  server would; before the kill that server had none), the agents' heartbeats reach it
+  through the API and the clean ends ``manageable`` with history c1 then the new owner.
 
 Why every lab server boots from c1's boot server: a lab server netboots from one
 ``boot_url`` (what DHCP would tell it), each conductor serves the boot files of its own nodes
@@ -50,7 +50,7 @@ from typing import Any
 import pytest
 
 from ingot.conductor.hashring import RingSet
-from ingot.lab.firmware import BootServer, NetBoot
+from ingot.lab.firmware import BootPlan, BootServer, NetBoot
 from ingot.lab.runner import Lab, LabConfig
 from ingot.settings import ConductorSection
 from tests.e2e.conftest import VENV_BIN, free_port
@@ -281,6 +281,7 @@ def test_one_of_three_conductors_killed_under_a_fleet(fleet: tuple[Fleet, Lab]) 
 
     c.wait("all of c1's nodes mid-step", c1_mid_step, STEP_SECONDS)
     at_kill = c.nodes()
+    assert held_config(c, lab, LAB_OWNERS[HELD]) is None  # only c1 serves it so far
     os.killpg(c.procs["c1"].pid, signal.SIGKILL)  # by PID: no chance to release anything
     c.procs["c1"].wait(10)
     killed_at, killed_wall = time.monotonic(), time.time()
@@ -339,10 +340,7 @@ def test_one_of_three_conductors_killed_under_a_fleet(fleet: tuple[Fleet, Lab]) 
     held = lab_names[HELD]
     c.wait("held node's takeover", lambda: any(e["event_type"] == "takeover" and "boot files "
            "rebuilt" in e["event"] for e in c.history(held)), 30)  # fmt: skip
-    server = lab.servers[HELD]
-    plan = NetBoot(BootServer(c.boot_urls[new_owner[held]]), lambda _: None).find_config(
-        server.spec.macs, server.machine.boot_mode
-    )
+    plan = held_config(c, lab, new_owner[held])
     assert plan is not None and plan.kernel and f"ipa-api-url={c.api_url}" in plan.cmdline, plan
     c.act(held, "unhold")
     c.wait("lab nodes cleaned after the takeover", c.settled(lab_names, "manageable"), 90)
@@ -410,3 +408,10 @@ def lab_parked_at(nodes: dict[str, dict[str, Any]], lab_names: list[str]) -> boo
         and nodes[n]["reservation"] is None
         for i, n in enumerate(lab_names)
     )
+
+
+def held_config(c: Fleet, lab: Lab, conductor: str) -> BootPlan | None:
+    """What the held lab server would netboot from ``conductor``'s boot server."""
+    server = lab.servers[HELD]
+    boot = NetBoot(BootServer(c.boot_urls[conductor]), lambda _: None)
+    return boot.find_config(server.spec.macs, server.machine.boot_mode)
