@@ -4,13 +4,34 @@ whose columns are not all loaded (expired ORM attributes)."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    select,
+    text,
+)
+from sqlalchemy.types import JSON
 
-from ingot.api.resource import Field, ResourceSpec, rows_as_objects, serializer
+from ingot.api.resource import (
+    Field,
+    ResourceSpec,
+    collector_paused,
+    decoded_objects,
+    rows_as_objects,
+    serializer,
+    stored_columns,
+)
+from ingot.db.engine import loads_json
 
 SPEC = ResourceSpec(
     "thing",
@@ -66,3 +87,41 @@ def test_rows_as_objects() -> None:
         objs = rows_as_objects(result)
     assert [(o.uuid, o.name) for o in objs] == [("u1", "n"), ("u2", "m")]
     assert serializer(["uuid", "name"], SPEC)(objs[1]) == {"uuid": "u2", "name": "m"}
+
+
+def test_decoded_objects_match_what_sqlalchemy_loads(tmp_path: Any) -> None:
+    """Stored JSON and datetime text decodes to the values the typed columns give."""
+    table = Table(
+        "things", MetaData(), Column("id", Integer, primary_key=True), Column("name", String),
+        Column("extra", JSON), Column("created_at", DateTime),
+    )  # fmt: skip
+    engine = create_engine(f"sqlite:///{tmp_path / 't.sqlite'}", json_deserializer=loads_json)
+    table.metadata.create_all(engine)
+    rows = [
+        {"name": "a", "extra": {"k": [1, "é"]}, "created_at": WHEN},
+        {"name": None, "extra": {}, "created_at": WHEN.replace(microsecond=7)},
+        {"name": "c", "extra": None, "created_at": None},
+    ]
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+        typed = conn.execute(select(table).order_by(table.c.id)).all()
+        objs = decoded_objects(conn.execute(select(*stored_columns(table))), table)
+    assert [vars(o) for o in objs] == [dict(r._mapping) for r in typed]
+    assert objs[0].extra == {"k": [1, "é"]} and objs[1].created_at == WHEN.replace(microsecond=7)
+
+
+def test_collector_paused_nests_and_restores() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # still inside the outer pause
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()

@@ -17,7 +17,14 @@ from ingot import states
 from ingot.api import jsonpatch
 from ingot.api.context import Ctx, get_ctx, json_body
 from ingot.api.pagination import apply_page, next_link, page_params
-from ingot.api.resource import check_uuid, is_uuid_like, rows_as_objects, serializer
+from ingot.api.resource import (
+    check_uuid,
+    collector_paused,
+    decoded_objects,
+    is_uuid_like,
+    serializer,
+    stored_columns,
+)
 from ingot.api.secrets import mask_secrets
 from ingot.api.specs import NODE
 from ingot.db import models
@@ -183,13 +190,14 @@ def list_nodes(
     filters = {k: params.get(k) for k in _LIST_FILTERS}
     with ctx.db.read() as session:
         # Plain rows, not ORM objects: building a thousand Node instances was half the time
-        # of GET /v1/nodes/detail, and the view only reads attributes (rows_as_objects).
-        stmt: Any = select(models.Node.__table__)
+        # of GET /v1/nodes/detail, and the view only reads attributes (decoded_objects).
+        table = models.Node.__table__
+        stmt: Any = select(*stored_columns(table))
         if where is not None:
             stmt = stmt.where(where)
         stmt = _apply_filters(ctx, session, stmt, filters)
         stmt = apply_page(session, stmt, models.Node, page, "node")
-        nodes = rows_as_objects(session.execute(stmt))
+        nodes = decoded_objects(session.execute(stmt), table)
         items = node_view(ctx, session, nodes, names)
     result: dict[str, Any] = {"nodes": items}
     query = {**filters, "fields": ",".join(names) if fields else None}
@@ -201,12 +209,14 @@ def list_nodes(
 
 @router.get("/v1/nodes")
 def get_nodes(request: Request, ctx: Ctx = Depends(get_ctx)) -> Response:
-    return _list_json(list_nodes(ctx, request, detail=False, path="nodes"))
+    with collector_paused():  # the list's objects die by refcount once the bytes exist
+        return _list_json(list_nodes(ctx, request, detail=False, path="nodes"))
 
 
 @router.get("/v1/nodes/detail")
 def get_nodes_detail(request: Request, ctx: Ctx = Depends(get_ctx)) -> Response:
-    return _list_json(list_nodes(ctx, request, detail=True, path="nodes/detail"))
+    with collector_paused():
+        return _list_json(list_nodes(ctx, request, detail=True, path="nodes/detail"))
 
 
 def _list_json(content: dict[str, Any]) -> Response:
