@@ -109,7 +109,9 @@ def _join(parts: tuple[str, ...]) -> str:
     return "/".join(p.strip("/") for p in parts)
 
 
-def get_ctx(request: Request) -> Ctx:
+async def get_ctx(request: Request) -> Ctx:
+    # async: FastAPI runs a plain ``def`` dependency on a worker thread, one more thread hop
+    # per request for a few attribute reads (a measurable part of an enroll POST).
     services: Services = request.app.state.services
     public = services.settings.api.public_endpoint
     base = public.rstrip("/") if public else str(request.base_url).rstrip("/")

@@ -89,6 +89,22 @@ def test_duplicate_node_name_is_409(client: Any, node: str) -> None:
 def test_duplicate_uuid_is_409(client: Any, node: str) -> None:
     r = client.post("/v1/nodes", json={"driver": "fake-hardware", "uuid": node})
     assert r.status_code == 409 and node in fault(r)
+    # the UUID clash is named even when the name clashes with another node too
+    client.post("/v1/nodes", json={"driver": "fake-hardware", "name": "other"})
+    r = client.post("/v1/nodes", json={"driver": "fake-hardware", "uuid": node, "name": "other"})
+    assert r.status_code == 409 and "UUID" in fault(r) and node in fault(r)
+
+
+@pytest.mark.parametrize("ident", ["n1", "uuid", "8b8b5c5e-8f8e-4b51-9c2a-5a3d2b1e0f7a", "nope"])
+def test_port_create_finds_its_node_by_uuid_or_name(client: Any, node: str, ident: str) -> None:
+    mac = f"52:54:00:aa:bb:{len(ident):02x}"  # the node is shared by the module's tests
+    body = {"node_uuid": node if ident == "uuid" else ident, "address": mac}
+    r = client.post("/v1/ports", json=body)
+    if ident in ("n1", "uuid"):
+        assert r.status_code == 201, r.text
+        assert r.json()["node_uuid"] == node
+    else:
+        assert r.status_code == 400 and ident in fault(r) and "create the node" in fault(r)
 
 
 @pytest.mark.parametrize(

@@ -60,12 +60,12 @@ def check_name(name: str | None) -> None:
 
 
 def node_view(
-    ctx: Ctx, session: Session, nodes: Sequence[Any], names: list[str]
+    ctx: Ctx, session: Session, nodes: Sequence[Any], names: list[str], *, new: bool = False
 ) -> list[dict[str, Any]]:
     """Serialise nodes (ORM objects or table rows) with the computed fields, batching the
-    lookups they need."""
+    lookups they need. ``new``: the nodes were just created, so they have no traits yet."""
     ids = [n.id for n in nodes]
-    traits = node_traits(session, ids) if "traits" in names else {}
+    traits = node_traits(session, ids) if "traits" in names and not new else {}
     chassis: dict[int, str] = {}
     if "chassis_uuid" in names:
         chassis_ids = {n.chassis_id for n in nodes if n.chassis_id}
@@ -288,6 +288,21 @@ def _check_unique(session: Session, node: models.Node) -> None:
             )
 
 
+def _check_new_unique(session: Session, node: models.Node) -> None:
+    """:func:`_check_unique` for a node not yet added: its UUID and name in one query."""
+    N = models.Node
+    taken = N.uuid == node.uuid
+    if node.name is not None:
+        taken = taken | (N.name == node.name)
+    clashes = session.execute(select(N.uuid).where(taken).limit(2)).scalars().all()
+    if node.uuid in clashes:
+        raise Conflict(f"A node with UUID {node.uuid} already exists.")
+    if clashes:
+        raise Conflict(f"A node with name {node.name} already exists.")
+    if node.instance_uuid is not None:
+        _check_unique(session, node)
+
+
 def _resolve_chassis(session: Session, value: str | None) -> int | None:
     if value is None:
         return None
@@ -346,15 +361,13 @@ def create(body: Any = Depends(json_body), ctx: Ctx = Depends(get_ctx)) -> JSONR
         if node.resource_class is None:
             node.resource_class = settings.default.default_resource_class
         node.conductor_group = (node.conductor_group or "").lower()
-        if session.scalar(select(models.Node.id).where(models.Node.uuid == node.uuid)):
-            raise Conflict(f"A node with UUID {node.uuid} already exists.")
-        _unique_checks(session, node)
+        _check_new_unique(session, node)
         _fill_interfaces(ctx, node, reset=False)
         session.add(node)
         session.flush()
         created = "Node created" + (f"; {note}" if note else "")
         record(session, node, created, event_type="create", conductor=settings.default.host)
-        return node_view(ctx, session, [node], NODE.select(ctx, None))[0]
+        return node_view(ctx, session, [node], NODE.select(ctx, None), new=True)[0]
 
     data = ctx.db.run_write(write)
     return JSONResponse(

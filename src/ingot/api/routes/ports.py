@@ -13,17 +13,19 @@ from ingot.api.crud import Collection, Computed
 from ingot.api.resource import normalize_mac
 from ingot.api.specs import PORT, PORTGROUP
 from ingot.db import models
-from ingot.db.queries import get_by_uuid, get_node, node_uuid_map
-from ingot.errors import Conflict, InvalidInput, NotFound
+from ingot.db.queries import get_by_uuid, get_node, is_uuid, node_uuid_map
+from ingot.errors import Conflict, InvalidInput
 
 
 def _node_id(session: Session, ident: Any, what: str) -> int:
-    try:
-        return get_node(session, str(ident)).id
-    except NotFound:
-        raise InvalidInput(
-            f"Node {ident} could not be found; create the node before its {what}."
-        ) from None
+    # The id alone: loading the whole node (eighty columns, a dozen JSON) was a fifth of a
+    # port create.
+    text = str(ident)
+    column = models.Node.uuid if is_uuid(text) else models.Node.name
+    node_id = session.scalar(select(models.Node.id).where(column == text))
+    if node_id is None:
+        raise InvalidInput(f"Node {ident} could not be found; create the node before its {what}.")
+    return int(node_id)
 
 
 def _check_mac(session: Session, model: Any, address: str | None, own_id: int | None) -> None:
