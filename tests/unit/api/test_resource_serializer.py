@@ -125,3 +125,22 @@ def test_collector_paused_nests_and_restores() -> None:
         assert not gc.isenabled()  # it was off before: left off
     finally:
         gc.enable()
+
+
+def test_list_detail_items_equal_show(client: Any) -> None:
+    """The list decodes stored text itself (decoded_objects); the show path loads ORM objects.
+    Both must give the same fields, order and values."""
+    for i in range(3):
+        body = {"driver": "fake-hardware", "name": f"same{i}", "properties": {"cpus": i},
+                "driver_info": {"ipmi_password": "secret", "ipmi_address": f"10.0.0.{i}"},
+                "extra": {"nested": {"k": [i, None, "é"]}}}  # fmt: skip
+        assert client.post("/v1/nodes", json=body).status_code == 201
+    client.patch("/v1/nodes/same1", json=[{"op": "add", "path": "/maintenance", "value": True}])
+    listed = client.get("/v1/nodes/detail").json()["nodes"]
+    assert len(listed) == 3
+    for item in listed:
+        shown = client.get(f"/v1/nodes/{item['uuid']}").json()
+        assert list(item) == list(shown)
+        assert item == shown
+    assert listed[0]["driver_info"]["ipmi_password"] == "******"
+    assert listed[0]["created_at"].endswith("+00:00")
