@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -254,3 +255,69 @@ def test_stream_raw_hashes_on_its_own_thread_in_order(tmp_path: Path, sparse: bo
     assert stats.size == len(data)
     assert disk.read_bytes()[: len(data)] == data
     assert stats.skipped == (MiB if sparse else 0)  # the one all-zero 1 MiB chunk: a hole
+
+
+@pytest.mark.parametrize("offset", [0, 512, 3 * MiB])
+def test_stream_raw_unaligned_tail_and_offset(tmp_path: Path, offset: int) -> None:
+    # O_DIRECT takes only 4 KiB-aligned spans: the tail and an unaligned partition offset
+    # go through the buffered descriptor, and the bytes around the image stay untouched.
+    data = os.urandom(2 * MiB + 4096 + 777)
+    disk = tmp_path / "disk"
+    disk.write_bytes(b"\xee" * (8 * MiB))
+    stats = image_writer.stream_raw(io.BytesIO(data), str(disk), 8 * MiB, None, False, offset)
+    written = disk.read_bytes()
+    assert stats.size == stats.written == len(data)
+    assert written[offset : offset + len(data)] == data
+    assert written[:offset] == b"\xee" * offset
+    assert written[offset + len(data) :] == b"\xee" * (8 * MiB - offset - len(data))
+
+
+def test_target_uses_o_direct_for_aligned_spans(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.write_bytes(bytes(MiB))
+    target = image_writer._Target(str(disk), 0)
+    try:
+        if target.direct < 0:
+            pytest.skip(f"{tmp_path} refuses O_DIRECT")
+        buf = image_writer.mmap.mmap(-1, image_writer.ALIGN)
+        buf.write(b"\x5a" * image_writer.ALIGN)
+        target.write(memoryview(buf), image_writer.ALIGN)
+        assert target.direct >= 0  # the write went through, not the fallback
+    finally:
+        target.close()
+    assert disk.read_bytes()[4096:8192] == b"\x5a" * 4096
+
+
+def test_o_direct_refused_falls_back_to_buffered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Filesystems without O_DIRECT (tmpfs before Linux 6.6, some FUSE) fail the open or the
+    # first write with EINVAL; the image must still be written, through the page cache.
+    data = os.urandom(3 * MiB + 5)
+    real_open, real_pwrite = os.open, os.pwrite
+    direct_fds: set[int] = set()
+
+    def open_refusing(path: str, flags: int, *args: int) -> int:
+        if flags & os.O_DIRECT and "open" in refuse:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        fd = real_open(path, flags, *args)
+        if flags & os.O_DIRECT:
+            direct_fds.add(fd)
+        return fd
+
+    def pwrite_refusing(fd: int, data: memoryview, pos: int) -> int:
+        if fd in direct_fds:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_pwrite(fd, data, pos)
+
+    monkeypatch.setattr(image_writer.os, "open", open_refusing)
+    monkeypatch.setattr(image_writer.os, "pwrite", pwrite_refusing)
+    for refuse in ("open", "write"):
+        disk = tmp_path / f"disk-{refuse}"
+        disk.write_bytes(bytes(8 * MiB))
+        hasher = hashlib.sha256()
+        stats = image_writer.stream_raw(io.BytesIO(data), str(disk), 8 * MiB, hasher, False)
+        assert stats.size == len(data)
+        assert disk.read_bytes()[: len(data)] == data
+        assert hasher.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert direct_fds  # the write-time refusal was exercised

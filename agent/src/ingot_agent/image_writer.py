@@ -2,7 +2,8 @@
 
 Raw images stream to the device through a small fixed pool of buffers in three pipelined
 stages: the download fills a buffer, a hashing thread checksums it (hashlib releases the GIL
-on large buffers, so this uses a second core) and a writing thread writes it. On
+on large buffers, so this uses a second core) and a writing thread writes it, with
+``O_DIRECT`` where the device allows it (see :class:`_Target`). On
 file-backed disks (the lab) all-zero chunks become holes: the file is first discarded (truncated
 to 0 and back to its size, which reads as zeros), then zero chunks are skipped with a seek. On
 real block devices every byte is written, because skipped blocks would keep old data.
@@ -13,8 +14,10 @@ is verified, and ``qemu-img convert`` writes it to the device.
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import logging
+import mmap
 import os
 import queue
 import shutil
@@ -38,7 +41,8 @@ LOG = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 ZERO = bytes(CHUNK)
 DEPTH = 8  # buffers in flight between the download and the disk (DEPTH x CHUNK of memory)
-FLUSH_BEHIND = 32 * CHUNK  # start writeback after this many bytes
+FLUSH_BEHIND = 32 * CHUNK  # start writeback after this many bytes (buffered writes)
+ALIGN = 4096  # O_DIRECT offsets, lengths and addresses: a multiple of any logical block size
 QCOW2_MAGIC = b"QFI\xfb"
 
 
@@ -76,10 +80,10 @@ def _fill(src: BinaryIO, view: memoryview) -> int:
     return filled
 
 
-def _is_zero(buf: bytearray, n: int) -> bool:
-    if n == CHUNK:
-        return buf == ZERO  # bytearray == bytes is a memcmp
-    return bytes(buf[:n]) == ZERO[:n]
+def _is_zero(buf: mmap.mmap, n: int) -> bool:
+    # Slices of an mmap are bytes, and bytes == bytes is a memcmp; the first 4 KiB settle
+    # most data chunks without copying the whole MiB.
+    return buf[: min(n, ALIGN)] == ZERO[: min(n, ALIGN)] and buf[:n] == ZERO[:n]
 
 
 def discard_file(path: str, size: int) -> None:
@@ -89,29 +93,82 @@ def discard_file(path: str, size: int) -> None:
         fh.truncate(size)
 
 
+class _Target:
+    """The device opened twice: with ``O_DIRECT`` for the aligned bulk of each buffer, and
+    buffered for the rest (an unaligned tail or partition offset) and as the fallback.
+
+    ``O_DIRECT`` writes go from the (page-aligned, mmap) buffers to the device without a copy
+    into the page cache: on the lab's ext4 that copy was ~0.5-1 s of CPU per GiB against
+    ~0.05 s direct, on a machine where the checksum and the download need the cores too.
+    Filesystems that refuse it (tmpfs before Linux 6.6, some FUSE) fail the open or the first
+    write with EINVAL; the writes then go through the page cache, started on their way to
+    the disk every ``FLUSH_BEHIND`` bytes (see :meth:`_flush_behind`).
+    """
+
+    def __init__(self, path: str, offset: int) -> None:
+        self.fd = os.open(path, os.O_WRONLY)
+        self.direct = -1
+        if offset % ALIGN == 0 and hasattr(os, "O_DIRECT"):
+            try:
+                self.direct = os.open(path, os.O_WRONLY | os.O_DIRECT)
+            except OSError as exc:
+                LOG.info("%s refuses O_DIRECT (%s): buffered writes", path, exc)
+        self._flushed = 0
+
+    def write(self, data: memoryview, pos: int) -> None:
+        aligned = len(data) - len(data) % ALIGN
+        if self.direct >= 0 and aligned:
+            try:
+                while aligned:
+                    n = os.pwrite(self.direct, data[:aligned], pos)
+                    data, pos, aligned = data[n:], pos + n, aligned - n
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                LOG.info("O_DIRECT write refused (%s): buffered writes from byte %d", exc, pos)
+                os.close(self.direct)
+                self.direct = -1
+        if data:
+            _pwrite_all(self.fd, data, pos)
+            if self.direct < 0:
+                self._flush_behind(pos + len(data))
+
+    def _flush_behind(self, end: int) -> None:
+        """Every ``FLUSH_BEHIND`` buffered bytes, start their writeback
+        (``POSIX_FADV_DONTNEED`` starts asynchronous writeback and drops pages already
+        clean), so the final fsync does not push the whole image at once — the time
+        ``dd conv=fsync`` spends at its end — and the page cache does not fill with it."""
+        if end - self._flushed < FLUSH_BEHIND:
+            return
+        start, self._flushed = self._flushed, end
+        with contextlib.suppress(OSError):  # only a hint; fsync at the end is the guarantee
+            os.posix_fadvise(self.fd, start, end - start, os.POSIX_FADV_DONTNEED)
+
+    def close(self) -> None:
+        if self.direct >= 0:
+            os.close(self.direct)
+        os.close(self.fd)
+
+
 class _Writer:
     """Hashes and writes filled buffers on two threads, so the download, the checksum and the
     disk all work at once (the checksum alone is as slow as a fast disk).
 
     Buffers go round a fixed pool (``DEPTH`` x ``CHUNK`` bytes of memory): the reader takes a
     free one, fills it, and queues it with its offset; the hasher feeds it to ``hasher`` in
-    order and passes it on; the writer ``pwrite``s it (or leaves a hole) and hands it back.
-    Every ``FLUSH_BEHIND`` bytes it asks the kernel to start writing
-    back what it wrote (``POSIX_FADV_DONTNEED`` starts asynchronous writeback and drops pages
-    already clean), so the final fsync does not have to push the whole image at once — the
-    time ``dd conv=fsync`` spends at its end — and the page cache does not fill with it.
+    order and passes it on; the writer writes it to the :class:`_Target` (or leaves a hole)
+    and hands it back.
     """
 
-    def __init__(self, fd: int, hasher: Any = None) -> None:
-        self.fd = fd
+    def __init__(self, target: _Target, hasher: Any = None) -> None:
+        self.target = target
         self.hasher = hasher
-        self.free: queue.Queue[bytearray] = queue.Queue()
+        self.free: queue.Queue[mmap.mmap] = queue.Queue()
         for _ in range(DEPTH):
-            self.free.put(bytearray(CHUNK))
-        self.todo: queue.Queue[tuple[bytearray, int, int, bool] | None] = queue.Queue()
-        self.to_hash: queue.Queue[tuple[bytearray, int, int, bool] | None] = queue.Queue()
+            self.free.put(mmap.mmap(-1, CHUNK))  # page-aligned, as O_DIRECT needs
+        self.todo: queue.Queue[tuple[mmap.mmap, int, int, bool] | None] = queue.Queue()
+        self.to_hash: queue.Queue[tuple[mmap.mmap, int, int, bool] | None] = queue.Queue()
         self.error: Exception | None = None
-        self._flushed = self._dirty_from = 0
         self._threads = [threading.Thread(target=self._run, name="image-writer", daemon=True)]
         if hasher is not None:
             self._threads.append(
@@ -120,13 +177,13 @@ class _Writer:
         for thread in self._threads:
             thread.start()
 
-    def take(self) -> bytearray:
+    def take(self) -> mmap.mmap:
         buf = self.free.get()
         if self.error is not None:
             raise self.error
         return buf
 
-    def put(self, buf: bytearray, n: int, pos: int, hole: bool) -> None:
+    def put(self, buf: mmap.mmap, n: int, pos: int, hole: bool) -> None:
         (self.todo if self.hasher is None else self.to_hash).put((buf, n, pos, hole))
 
     def finish(self) -> None:
@@ -154,19 +211,12 @@ class _Writer:
             buf, n, pos, hole = item
             try:
                 if self.error is None and not hole:
-                    _pwrite_all(self.fd, memoryview(buf)[:n], pos)
-                    self._flush_behind(pos + n)
+                    with memoryview(buf) as view:
+                        self.target.write(view[:n], pos)
             except OSError as exc:
                 self.error = exc  # keep draining so the reader never blocks on the pool
             finally:
                 self.free.put(buf)
-
-    def _flush_behind(self, end: int) -> None:
-        if end - self._flushed < FLUSH_BEHIND:
-            return
-        start, self._flushed = self._flushed, end
-        with contextlib.suppress(OSError):  # only a hint; fsync at the end is the guarantee
-            os.posix_fadvise(self.fd, start, end - start, os.POSIX_FADV_DONTNEED)
 
 
 def _pwrite_all(fd: int, data: memoryview, pos: int) -> None:
@@ -190,18 +240,18 @@ def stream_raw(
     """
     stats = WriteStats()
     started = time.monotonic()
-    fd = os.open(dest, os.O_WRONLY)
+    target = _Target(dest, offset)
     writer: _Writer | None = None
     try:
-        writer = _Writer(fd, hasher)
+        writer = _Writer(target, hasher)
         pending = first
         while True:
             buf = writer.take()
-            view = memoryview(buf)
             n = len(pending)
             buf[:n] = pending
             pending = b""
-            n += _fill(src, view[n:])
+            with memoryview(buf) as view:
+                n += _fill(src, view[n:])
             if n == 0:
                 writer.free.put(buf)
                 break
@@ -220,14 +270,14 @@ def stream_raw(
             stats.size += n
         writer.finish()
         writer = None
-        os.fsync(fd)
+        os.fsync(target.fd)  # also the metadata of the O_DIRECT writes (allocated extents)
     except OSError as exc:
         raise ImageWriteError(f"writing the image to {dest} failed: {exc}") from exc
     finally:
         if writer is not None:  # failed part-way: let the writer drain before closing fd
             with contextlib.suppress(OSError):
                 writer.finish()
-        os.close(fd)
+        target.close()
     stats.seconds = time.monotonic() - started
     return stats
 
