@@ -7,10 +7,14 @@ fetch from the provisioning network's address and port (Ironic's ``http_url``), 
 may listen elsewhere (127.0.0.1 by default). Downloads stream from disk in the event loop's
 thread pool, so a slow node fetching a large image does not hold a thread per client.
 
-Range requests (206/416), HEAD and Content-Length come from Starlette's ``FileResponse``,
-reading ``Config.read_chunk_bytes`` (1 MiB) per thread hop instead of its 64 KiB: images are
-gigabytes, and 1 MiB reads serve them at ~2 GB/s where 64 KiB reads top out near 700 MB/s
-(bench/image_stream.py).
+Range requests (206/416), HEAD and Content-Length come from Starlette's ``FileResponse``.
+Standalone, whole-file GETs go out with ``sendfile(2)``: the server offers the ASGI
+``http.response.pathsend`` extension (see :func:`_protocol`), so the kernel moves page-cache
+pages to the socket without the server reading and copying them (about 0.45 s of CPU per GiB
+less on 2 cores, where the node's agent needs them for its checksum). Ranges, and the app
+mounted under another server, read ``Config.read_chunk_bytes`` (1 MiB) per thread hop instead
+of Starlette's 64 KiB: images are gigabytes, and 1 MiB reads serve them at ~2 GB/s where
+64 KiB reads top out near 700 MB/s (bench/image_stream.py).
 When a ``<file>.sha256`` sidecar exists (the image cache writes one), its digest is the
 ETag and the ``X-Checksum-Sha256`` header, so a client can verify what it downloaded.
 """
@@ -20,12 +24,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import socket
 import stat
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -44,6 +51,8 @@ SIDECAR_SUFFIX = ".sha256"
 _MEDIA_TYPES = {".ipxe": "text/plain", ".cfg": "text/plain", ".conf": "text/plain"}
 
 READ_CHUNK_BYTES = 1024 * 1024
+PATHSEND = "http.response.pathsend"
+STALL_SECONDS = 60.0  # a client that takes no bytes for this long loses its download
 
 
 @dataclass(frozen=True)
@@ -131,10 +140,100 @@ def _stat_regular(path: Path | None) -> os.stat_result | None:
     return info if stat.S_ISREG(info.st_mode) else None
 
 
+def _sendfile(sock_fd: int, path: str, count: int, closing: Callable[[], bool]) -> int:
+    """Send the first ``count`` bytes of ``path`` on a non-blocking socket; return how many
+    went (fewer when the file shrank, the connection closed or the client stalled).
+
+    ``sock_fd`` is this call's own duplicate, so a transport closed meanwhile cannot hand its
+    descriptor number to another file while this thread still writes to it.
+    """
+    poller = select.poll()
+    poller.register(sock_fd, select.POLLOUT)
+    sent = 0
+    with open(path, "rb") as fh:
+        while sent < count and not closing():
+            try:
+                n = os.sendfile(sock_fd, fh.fileno(), sent, count - sent)
+            except BlockingIOError:
+                if not poller.poll(STALL_SECONDS * 1000):
+                    break
+                continue
+            if n == 0:
+                break
+            sent += n
+    return sent
+
+
+def _protocol() -> type | str:
+    """uvicorn's httptools protocol, offering ``http.response.pathsend`` (sent with
+    :func:`_sendfile` on a worker thread); plain ``"auto"`` when httptools is not installed.
+
+    uvicorn implements no pathsend itself, so this reaches into its request cycle: the
+    extension is added to each scope, and the cycle of each request becomes a subclass whose
+    ``send`` handles the one extra message (the body is a file) and hands the rest on.
+    """
+    try:
+        from uvicorn.protocols.http import httptools_impl as impl
+    except ImportError:
+        return "auto"
+
+    class PathsendCycle(impl.RequestResponseCycle):
+        async def send(self, message: Any) -> None:
+            if message.get("type") != PATHSEND:
+                await super().send(message)
+                return
+            transport = self.transport
+            sock = transport.get_extra_info("socket")
+            count = self.expected_content_length
+            if not self.response_started or self.chunked_encoding or sock is None:
+                raise RuntimeError(f"{PATHSEND} needs a started response with Content-Length")
+            deadline = time.monotonic() + STALL_SECONDS  # headers (and earlier replies) first
+            while transport.get_write_buffer_size() and not transport.is_closing():
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.001)
+            fd = os.dup(sock.fileno())
+            try:
+                sent = await asyncio.to_thread(
+                    _sendfile, fd, message["path"], count, transport.is_closing
+                )
+            except OSError as exc:  # reset, broken pipe: the client went away
+                LOG.info("HTTP boot download of %s broke off: %s", message["path"], exc)
+                sent = -1
+            finally:
+                os.close(fd)
+            if sent != count:
+                if sent >= 0 and not transport.is_closing():
+                    LOG.warning(
+                        "HTTP boot download of %s stopped after %d of %d bytes (file changed "
+                        "or client stalled); closing the connection",
+                        message["path"], sent, count,
+                    )  # fmt: skip
+                self.disconnected = True
+                transport.close()
+                return
+            self.expected_content_length = 0
+            await super().send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    class PathsendProtocol(impl.HttpToolsProtocol):
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self.scope["extensions"] = {PATHSEND: {}}
+
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            if type(self.cycle) is impl.RequestResponseCycle:
+                self.cycle.__class__ = PathsendCycle
+
+    return PathsendProtocol
+
+
 def _uvicorn(config: Config) -> uvicorn.Server:
     # log_config=None: leave logging to the application; access logs off (one line per
     # pxelinux probe would drown the useful events).
-    settings = uvicorn.Config(create_app(config), log_config=None, access_log=False, lifespan="off")
+    settings = uvicorn.Config(
+        create_app(config), log_config=None, access_log=False, lifespan="off", http=_protocol()
+    )
     return uvicorn.Server(settings)
 
 

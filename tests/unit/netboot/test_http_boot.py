@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import socket
+import threading
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,80 @@ def test_reads_big_chunks(tmp_path: Path, read_chunk: int | None, expected: list
 def test_rejects_nonpositive_read_chunk(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="read_chunk_bytes"):
         http.create_app(http.Config(root=tmp_path, read_chunk_bytes=0))
+
+
+@pytest.fixture
+def sendfile_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Byte counts of each ``sendfile`` body (the real function, recorded)."""
+    calls: list[int] = []
+    real = http._sendfile
+
+    def recording(*args: Any) -> int:
+        sent = real(*args)
+        calls.append(sent)
+        return sent
+
+    monkeypatch.setattr(http, "_sendfile", recording)
+    return calls
+
+
+def _read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """(head, body) of one Content-Length response, leaving the connection open."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int(
+        next(
+            ln.split(b":")[1]
+            for ln in head.split(b"\r\n")
+            if ln.lower().startswith(b"content-length:")
+        )
+    )
+    while len(body) < length:
+        chunk = sock.recv(MIB)
+        assert chunk, "connection closed mid-body"
+        body += chunk
+    assert len(body) == length  # nothing beyond the body: the next reply starts clean
+    return head, body
+
+
+def test_whole_files_go_out_with_sendfile_on_a_kept_alive_connection(
+    tmp_path: Path, sendfile_calls: list[int]
+) -> None:
+    big = (bytes(range(251)) * (MIB // 251 + 1))[: 5 * MIB + 3]  # not a multiple of anything
+    (tmp_path / "image.raw").write_bytes(big)
+    srv = http.start(http.Config(root=tmp_path, port=0))
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+            replies = []
+            for extra in (b"", b"Range: bytes=100-199\r\n", b""):  # a range is read, not sent
+                sock.sendall(b"GET /image.raw HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n")
+                replies.append(_read_response(sock))
+        assert [head.split(b"\r\n")[0] for head, _ in replies] == [
+            b"HTTP/1.1 200 OK", b"HTTP/1.1 206 Partial Content", b"HTTP/1.1 200 OK"
+        ]  # fmt: skip
+        assert [body for _, body in replies] == [big, big[100:200], big]
+        assert sendfile_calls == [len(big), len(big)]
+    finally:
+        srv.stop()
+
+
+def test_client_leaving_mid_download_does_not_hurt_the_server(
+    tmp_path: Path, sendfile_calls: list[int]
+) -> None:
+    (tmp_path / "image.raw").write_bytes(bytes(64 * MIB))
+    srv = http.start(http.Config(root=tmp_path, port=0))
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+            sock.sendall(b"GET /image.raw HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        r = httpx.get(srv.url + "/image.raw", headers={"Range": "bytes=0-9"}, timeout=5)
+        assert r.content == bytes(10)
+        deadline = 50
+        while not sendfile_calls and deadline:  # the first download's thread notices
+            threading.Event().wait(0.1)
+            deadline -= 1
+        assert sendfile_calls == [] or sendfile_calls[0] < 64 * MIB
+    finally:
+        srv.stop()
