@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from ingot import fsm
+from ingot import fsm, states
 from ingot.conductor.task import Task
 from ingot.db import history
 
 LOG = logging.getLogger(__name__)
+_RESTING = states.STABLE_STATES | states.WAIT_STATES | states.HOLD_STATES | states.FAILURE_STATES
+"""States in which a flow ends: their save is written together with the lock's release."""
 
 
 def advance(task: Task, event: str, message: str | None = None) -> None:
@@ -20,7 +22,7 @@ def advance(task: Task, event: str, message: str | None = None) -> None:
     if event == "done" or fsm.is_stable(state):
         task.update(last_error=None)
     text = message or f"{old} -> {state}"
-    task.save(text)
+    task.save(text, defer=state in _RESTING)
     LOG.info("node %s: %s (%s)", node.uuid, text, event)
 
 
@@ -33,5 +35,5 @@ def fail(task: Task, message: str, event: str = "fail") -> None:
     for kind in ("clean", "deploy", "service"):
         if getattr(node, f"{kind}_step"):
             task.update(**{f"{kind}_step": {}})
-    task.save(message, severity=history.ERROR)
+    task.save(message, severity=history.ERROR, defer=state in _RESTING)
     LOG.warning("node %s: %s -> %s: %s", node.uuid, old, state, message)

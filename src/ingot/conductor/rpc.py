@@ -83,8 +83,11 @@ def dispatch(conductor: Conductor, method: str, params: dict[str, Any]) -> Any:
     """Run ``method`` here if this conductor owns ``params['node']``; WrongConductor if not."""
     node = params.get("node")
     if node is not None:
-        with conductor.services.db.read() as session:
-            uuid, group = ring_key(session, str(node))
+        if "ring_group" in params:  # the caller read it a moment ago: trust it, save a query
+            uuid, group = str(node), str(params["ring_group"] or "")
+        else:
+            with conductor.services.db.read() as session:
+                uuid, group = ring_key(session, str(node))
         view = conductor.ring_cache.get()
         if not view.owns(conductor.hostname, uuid, group):
             view = conductor.ring_cache.refresh()
@@ -180,7 +183,8 @@ class ConductorAPI:
                         f"Conductor {owner} owns node {uuid} but registered no rpc_url; "
                         "it runs an Ingot version without RPC, restart it."
                     )
-                return self.client.call(url, method, params)
+                sent = {**params, "ring_group": group} if uuid is not None else params
+                return self.client.call(url, method, sent)
             except (ConductorUnreachable, WrongConductor):
                 if attempt == 1:
                     raise

@@ -8,6 +8,7 @@ crashing step never leaves a lock behind.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -15,12 +16,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ingot.db import history, locks, models
+from ingot.db.queries import get_node
 from ingot.drivers import interfaces as base
 from ingot.errors import LockLost
 
 if TYPE_CHECKING:
     from ingot.conductor.service import Conductor
 
+LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -32,6 +35,9 @@ class Task:
         self.node = node
         self.ports = ports
         self.dirty: dict[str, Any] = {}
+        # A save deferred to the lock's release (see save(defer=True)): its changes and events.
+        self._deferred: dict[str, Any] = {}
+        self._events: list[tuple[str, str, str]] = []
         self.locked = False
         self.lost_to: str | None = None  # set once the lock was taken over: write nothing
         registry = conductor.services.drivers
@@ -101,19 +107,36 @@ class Task:
             self.update(last_error=error)
 
     def save(self, event: str | None = None, *, severity: str = history.INFO,
-             event_type: str = "provisioning") -> None:  # fmt: skip
+             event_type: str = "provisioning", defer: bool = False) -> None:  # fmt: skip
         """Write changed fields (and optionally a history entry) in one transaction.
 
         A locked task writes only while the row still names this conductor as the lock's
         holder (fencing): a conductor that was paused past the heartbeat timeout, and whose
         node another conductor took over, gets :class:`LockLost` instead of overwriting.
+
+        ``defer`` (a locked task whose flow is ending) keeps the write for the next save or for
+        :meth:`release`, which then writes it and drops the lock in the same transaction: one
+        transaction fewer per operation, and the new state and the free lock appear together.
         """
-        changes = dict(self.dirty)
+        self._check_not_lost()
+        self._deferred.update(self.dirty)
         self.dirty.clear()
+        if event is not None:
+            self._events.append((event, severity, event_type))
+        if not (defer and self.locked):
+            self._flush(release=False)
+
+    def _flush(self, *, release: bool) -> None:
+        """Write the pending changes and events; with ``release`` also drop our lock."""
+        changes, events = self._deferred, self._events
+        self._deferred, self._events = {}, []
+        fenced = self.locked
+        if release:
+            changes = {**changes, "reservation": None}
+        if not (changes or events):
+            return
         node_id = self.node.id
         host = self.conductor.hostname
-        self._check_not_lost()
-        fenced = self.locked
 
         def write(session: Session) -> None:
             if changes or fenced:
@@ -127,12 +150,11 @@ class Task:
                 )
                 if fenced and not done.rowcount:  # type: ignore[attr-defined]
                     self._lose(session)
-            if event is not None:
-                history.record(session, self.node, event, severity=severity,
+            for text, severity, event_type in events:
+                history.record(session, self.node, text, severity=severity,
                                event_type=event_type, conductor=host)  # fmt: skip
 
-        if changes or event is not None:
-            self.conductor.services.db.run_write(write)
+        self.conductor.services.db.run_write(write)
 
     def write(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn`` in one write transaction, fenced as :meth:`save` for a locked task.
@@ -142,6 +164,8 @@ class Task:
         raise LockLost with nothing written once another conductor took the node over.
         """
         self._check_not_lost()
+        if self._deferred or self._events:
+            self._flush(release=False)
         fenced = self.locked
         node_id, host = self.node.id, self.conductor.hostname
 
@@ -175,39 +199,57 @@ class Task:
         raise LockLost(self.node.uuid, self.conductor.hostname, holder)
 
     def release(self) -> None:
-        if self.locked:
+        """Drop the lock, writing a deferred save with it; never raises LockLost."""
+        if self.lost_to is not None:
+            return
+        if not self.locked:
+            if self._deferred or self._events:
+                self._flush(release=False)
+            return
+        if not (self._deferred or self._events):
             locks.release(self.conductor.services.db, self.node.id, self.conductor.hostname)
             self.locked = False
+            return
+        try:
+            self._flush(release=True)
+        except LockLost as exc:  # taken over meanwhile: the new owner's lock stays
+            LOG.warning("node %s: last changes not written: %s", self.node.uuid, exc)
+            return
+        self.locked = False
 
 
 def load_task(conductor: Conductor, ident: str, *, lock: bool) -> Task:
     """Load a node (by UUID or name) into a Task, taking its lock when ``lock`` is set.
 
-    Raises NotFound, or NodeLocked naming the holder.
+    Raises NotFound, or NodeLocked naming the holder. Locking and loading are one transaction.
     """
-    from ingot.db.queries import get_node
+    host = conductor.hostname
+
+    def load(session: Session) -> tuple[models.Node, list[models.Port]]:
+        node_id = (
+            locks.reserve_by_ident(session, ident, host) if lock else get_node(session, ident).id
+        )
+        node = session.get(models.Node, node_id)
+        assert node is not None
+        ports = list(
+            session.scalars(
+                select(models.Port).where(models.Port.node_id == node_id).order_by(models.Port.id)
+            )
+        )
+        session.expunge_all()
+        return node, ports
 
     db = conductor.services.db
-    with db.read() as session:
-        node_id = get_node(session, ident).id
     if lock:
-        locks.reserve(db, node_id, conductor.hostname)
-    try:
+        node, ports = db.run_write(load)
+    else:
         with db.read() as session:
-            node = session.get(models.Node, node_id)
-            assert node is not None
-            ports = list(
-                session.scalars(
-                    select(models.Port)
-                    .where(models.Port.node_id == node_id)
-                    .order_by(models.Port.id)
-                )
-            )
-            session.expunge_all()
+            node, ports = load(session)
+    try:
         task = Task(conductor, node, ports)
     except BaseException:
         if lock:
-            locks.release(db, node_id, conductor.hostname)
+            locks.release(db, node.id, host)
         raise
     task.locked = lock
     return task

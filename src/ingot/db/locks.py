@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ingot.db import models
 from ingot.db.engine import Database
+from ingot.db.queries import is_uuid
 from ingot.errors import NodeLocked, NotFound
 
 
@@ -35,6 +36,30 @@ def reserve(db: Database, node_id: int, host: str) -> None:
     count, holder, uuid = db.run_write(cas)
     if count != 1:
         raise NodeLocked(uuid, holder or "unknown")
+
+
+def reserve_by_ident(session: Session, ident: str, host: str) -> int:
+    """Take the lock of the node with UUID or name ``ident`` in the caller's transaction.
+
+    Returns the node's id; NotFound or NodeLocked (naming the holder) otherwise. One statement
+    when the lock is free, so a caller can lock and load a node in a single transaction.
+    """
+    column = models.Node.uuid if is_uuid(ident) else models.Node.name
+    taken = session.execute(
+        update(models.Node)
+        .where(column == ident, models.Node.reservation.is_(None))
+        .values(reservation=host)
+        .returning(models.Node.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is not None:
+        return int(taken.id)
+    row = session.execute(
+        select(models.Node.uuid, models.Node.reservation).where(column == ident)
+    ).first()
+    if row is None:
+        raise NotFound(f"Node {ident} could not be found.")
+    raise NodeLocked(row.uuid, row.reservation or "unknown")
 
 
 def release(db: Database, node_id: int, host: str) -> bool:

@@ -75,6 +75,19 @@ def test_a_stale_task_cannot_save_or_release_after_a_takeover(conductor: Conduct
     assert _row(conductor) == before == ("c2", states.CLEANFAIL, FAILED, before[3])
 
 
+def test_a_deferred_save_is_dropped_at_release_after_a_takeover(
+    conductor: Conductor, caplog: pytest.LogCaptureFixture
+) -> None:
+    task = load_task(conductor, "n1", lock=True)
+    task.set_provision(states.MANAGEABLE, None)
+    task.save("Cleaning completed", defer=True)  # written with the release
+    _take_over(conductor)
+    before = _row(conductor)
+    task.release()  # no exception: the flow is over, the new owner keeps its lock
+    assert _row(conductor) == before == ("c2", states.CLEANFAIL, FAILED, before[3])
+    assert any("last changes not written" in r.getMessage() for r in caplog.records)
+
+
 def test_a_task_that_holds_its_lock_saves_as_before(conductor: Conductor) -> None:
     task = load_task(conductor, "n1", lock=True)
     task.update(description="kept")

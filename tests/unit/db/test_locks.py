@@ -91,3 +91,17 @@ def test_racing_reservations_have_exactly_one_winner(db: Database) -> None:
     assert errors == []
     assert len(winners) == 1 and len(losers) == 7
     assert set(losers) == set(winners) == {_holder(db, node_id)}
+
+
+def test_reserve_by_ident_takes_the_lock_by_name_or_uuid_in_the_callers_transaction(
+    db: Database,
+) -> None:
+    node_id = add_node(db, name="by-name")
+    assert db.run_write(lambda s: locks.reserve_by_ident(s, "by-name", "a")) == node_id
+    with db.read() as session:
+        uuid = session.get(models.Node, node_id).uuid  # type: ignore[union-attr]
+    with pytest.raises(NodeLocked) as err:
+        db.run_write(lambda s: locks.reserve_by_ident(s, uuid, "b"))
+    assert err.value.holder == "a" and _holder(db, node_id) == "a"
+    with pytest.raises(NotFound, match="Node missing could not be found"):
+        db.run_write(lambda s: locks.reserve_by_ident(s, "missing", "b"))
