@@ -17,10 +17,11 @@ mid-step. Then:
   time window, and the windows never overlap; c1 wrote nothing after the kill; c1's nodes
   show c1's run, then their new owner's, never interleaved; survivors' nodes name only them;
 - nothing is lost: 203 nodes with names, UUIDs, driver_info, instance_info and ports;
-- the lab nodes finish their clean after the takeover: the new owner rebuilt their boot files
-  (the held node's iPXE config is read from the new owner's boot server, as a rebooting
-  server would; before the kill that server had none), the agents' heartbeats reach it
-  through the API and the clean ends ``manageable`` with history c1 then the new owner.
+- the lab nodes finish their clean after the takeover: the new owner rebuilt the boot files of
+  those still parked when it swept, always the held one (its iPXE config is read from the new
+  owner's boot server, as a rebooting server would; before the kill that server had none); the
+  agents' heartbeats reach it through the API and the clean ends ``manageable`` with history
+  c1 then the new owner.
 
 Why every lab server boots from c1's boot server: a lab server netboots from one
 ``boot_url`` (what DHCP would tell it), each conductor serves the boot files of its own nodes
@@ -356,7 +357,10 @@ def test_one_of_three_conductors_killed_under_a_fleet(fleet: tuple[Fleet, Lab]) 
             and e["conductor"] == new_owner[name]
             and "boot files rebuilt" in e["event"]
         ]
-        assert rebuilt, (name, events)
+        # The held node can not move before 'unhold', so its takeover always rebuilds; a node
+        # in 'clean wait' may be resumed by its agent's heartbeat (routed to the new owner)
+        # before the new owner's sweep, which then has nothing to rebuild.
+        assert rebuilt or name != held, (name, events)
         assert [h for h, _ in groupby(e["conductor"] for e in acts(events))] == [
             "c1", new_owner[name]], (name, events)  # fmt: skip
 
