@@ -13,11 +13,13 @@ import operator
 import re
 import threading
 import uuid as uuidlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
+import pydantic_core
 from sqlalchemy import JSON, DateTime, FromClause, Result, String, type_coerce
 
 from ingot.api.context import Ctx
@@ -312,6 +314,52 @@ def decoded_objects(result: Result[Any], table: FromClause) -> list[SimpleNamesp
 
 def _is(table: FromClause, key: str, kind: type) -> bool:
     return isinstance(table.c[key].type, kind)
+
+
+def stored_json_column(values: Sequence[Any]) -> list[Any]:
+    """A column of :func:`stored_columns` JSON for :func:`json_bytes`: stored text goes out
+    as it is (``orjson.Fragment``), not decoded only to be encoded again. NULL and values
+    the driver decoded (PostgreSQL's) are left alone."""
+    if set(map(type, values)) == {str}:
+        return list(map(orjson.Fragment, values))
+    return [orjson.Fragment(v) if v.__class__ is str else v for v in values]
+
+
+def stored_datetime_column(values: Sequence[Any]) -> list[Any]:
+    """A column of :func:`stored_columns` datetimes as datetimes (naive from SQLite's text,
+    as SQLAlchemy gives), which :func:`json_bytes` writes as :func:`iso` does."""
+    from_text = dt.datetime.fromisoformat
+    if set(map(type, values)) == {str}:
+        return list(map(from_text, values))
+    return [from_text(v) if v.__class__ is str else v for v in values]
+
+
+def json_bytes(content: Any) -> bytes:
+    """``content`` as compact UTF-8 JSON, written by orjson: ``orjson.Fragment`` values go out
+    as they are, and datetimes as :func:`iso` writes them (naive ones are UTC).
+
+    Raises TypeError where orjson cannot write what ``json.dumps`` can (an integer past
+    64 bits); the caller then falls back to plain values and :func:`raw_json_bytes`.
+    """
+    return orjson.dumps(content, option=orjson.OPT_NAIVE_UTC)
+
+
+def exact_json_fragment(value: Any, source: str) -> orjson.Fragment:
+    """``value`` (decoded from the JSON text ``source``) as a Fragment of what ``json.dumps``
+    would write: NaN and Infinity stay as stored (orjson would write null), and so do
+    integers past 64 bits (orjson refuses them)."""
+    if "NaN" in source or "Infinity" in source:
+        return orjson.Fragment(raw_json_bytes(value))
+    try:
+        return orjson.Fragment(orjson.dumps(value))
+    except TypeError:
+        return orjson.Fragment(raw_json_bytes(value))
+
+
+def raw_json_bytes(content: Any) -> bytes:
+    """What ``json.dumps(content, separators=(",", ":"), ensure_ascii=False)`` writes, by
+    pydantic-core (NaN as NaN): a 2.5 MB list took ``json.dumps`` 20 ms and this 7."""
+    return pydantic_core.to_json(content, inf_nan_mode="constants")
 
 
 _gc_lock = threading.Lock()

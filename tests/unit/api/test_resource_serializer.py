@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,9 +28,14 @@ from ingot.api.resource import (
     ResourceSpec,
     collector_paused,
     decoded_objects,
+    iso,
+    json_bytes,
+    raw_json_bytes,
     rows_as_objects,
     serializer,
     stored_columns,
+    stored_datetime_column,
+    stored_json_column,
 )
 from ingot.db.engine import loads_json
 
@@ -144,3 +150,46 @@ def test_list_detail_items_equal_show(client: Any) -> None:
         assert item == shown
     assert listed[0]["driver_info"]["ipmi_password"] == "******"
     assert listed[0]["created_at"].endswith("+00:00")
+
+
+def test_stored_columns_for_orjson_write_what_decoding_would(tmp_path: Any) -> None:
+    """stored_json_column keeps SQLite's text (a Fragment) and stored_datetime_column parses
+    it; json_bytes then writes what the plain path (decoded values, iso) writes."""
+    table = Table(
+        "things", MetaData(), Column("id", Integer, primary_key=True),
+        Column("extra", JSON), Column("created_at", DateTime),
+    )  # fmt: skip
+    engine = create_engine(f"sqlite:///{tmp_path / 't.sqlite'}", json_deserializer=loads_json)
+    table.metadata.create_all(engine)
+    rows = [
+        {"extra": {"k": [1, "é", None], "n": {"x": 1.5}}, "created_at": WHEN},
+        {"extra": None, "created_at": WHEN.replace(microsecond=7)},
+        {"extra": {}, "created_at": None},
+    ]
+    with engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+        objs = decoded_objects(conn.execute(select(*stored_columns(table))), table)
+        stored = conn.execute(select(*stored_columns(table))).all()
+    plain = [{"extra": o.extra, "created_at": iso(o.created_at)} for o in objs]
+    extra = stored_json_column([r.extra for r in stored])
+    created = stored_datetime_column([r.created_at for r in stored])
+    fast = [{"extra": e, "created_at": c} for e, c in zip(extra, created, strict=True)]
+    assert json.loads(json_bytes(fast)) == json.loads(raw_json_bytes(plain)) == plain
+    assert b'"created_at":"2026-01-02T03:04:05+00:00"' in json_bytes(fast)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([{"a": 1}, None, '{"b": 2}'], b'[{"a":1},null,{"b": 2}]'),  # a driver's decoded value
+        (["null", "[]"], b"[null,[]]"),
+    ],
+)
+def test_stored_json_column_mixed(values: list[Any], expected: bytes) -> None:
+    assert json_bytes(stored_json_column(values)) == expected
+
+
+def test_stored_datetime_column_keeps_aware_values() -> None:
+    aware = WHEN.replace(tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    values = stored_datetime_column([aware, None, "2026-01-02 03:04:05.000000"])
+    assert json.loads(json_bytes(values)) == [iso(aware), None, iso(WHEN)]
