@@ -70,3 +70,22 @@ def test_wait_settled_judges_each_node(
     else:
         _rounds, failures = bench.wait_settled(FakeApi(), {"a"}, "available", 0.01, 5)
         assert failures == expect
+
+
+def test_list_only_run_reports_the_parts(bench: ModuleType) -> None:
+    """``--phases enroll,list``: a quick list benchmark, with the parts of its figure."""
+    result = bench.main(["--start-ingot", "--nodes", "3", "--concurrency", "2",
+                         "--phases", "enroll,list", "--list-runs", "2"])  # fmt: skip
+    listed = result["list_detail"]
+    assert listed["nodes"] == 3 and len(listed["runs_ms"]) == 2
+    assert listed["parser"] in ("orjson", "json")
+    assert 0 < listed["headers_ms"] <= listed["last_byte_ms"] <= listed["ms"]
+    # the old figure (json.loads in the client) stays computable
+    assert listed["ms_json_loads"] >= listed["last_byte_ms"]
+    assert "lifecycle" not in result and "lifecycle_speedup" not in result["vs_ironic"]
+    assert "list_detail_speedup" in result["vs_ironic"]
+
+
+def test_phases_must_start_with_enroll(bench: ModuleType) -> None:
+    with pytest.raises(SystemExit):
+        bench.main(["--endpoint", "http://127.0.0.1:9", "--phases", "list"])
