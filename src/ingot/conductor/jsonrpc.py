@@ -85,6 +85,9 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     # API's time in the scale-out benchmark). An idle connection is dropped after `timeout`.
     protocol_version = "HTTP/1.1"
     timeout = 60
+    # Headers and body are two writes: with Nagle on, the body waited for the caller's delayed
+    # ACK and every call took 40 ms more (measured: 47 ms a call, 1.2 ms without Nagle).
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         if not self._authorized():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,24 @@ def test_conductor_errors_come_back_with_class_status_and_message(
         assert str(raised) in caught.value.message
         if isinstance(raised, NodeLocked):
             assert (caught.value.node, caught.value.holder) == ("n-1", "c9")  # type: ignore[attr-defined]
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_a_call_is_not_held_back_by_nagle_and_delayed_ack() -> None:
+    """The answer's body must not wait for the caller's delayed ACK (40 ms a call with Nagle).
+
+    30 calls take about 30 ms on this machine; with Nagle on the server they took 1.4 s.
+    """
+    server = RpcServer({"echo": lambda p: p})
+    client = RpcClient(timeout=5)
+    try:
+        client.call(server.url, "echo", {})
+        started = time.monotonic()
+        for i in range(30):
+            assert client.call(server.url, "echo", {"i": i}) == {"i": i}
+        assert time.monotonic() - started < 0.9
     finally:
         client.close()
         server.stop()
