@@ -118,6 +118,11 @@ class Agent:
         with urllib.request.urlopen(req, timeout=3600) as resp:
             return dict(json.loads(resp.read()))
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the agent process so far (steadier than wall time)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mib(self) -> float:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         kib = next(int(ln.split()[1]) for ln in status.splitlines() if ln.startswith("VmHWM:"))
@@ -162,7 +167,8 @@ def run(
                       "conv=notrunc,fsync"]  # fmt: skip
             info = {"urls": [f"{server.url}/{name}"], "disk_format": fmt,
                     "os_hash_algo": "sha256", "os_hash_value": digests[name]}  # fmt: skip
-            runs: dict[str, list[float]] = {"baseline": [], "dd_raw": [], "agent": []}
+            runs: dict[str, list[float]] = {"baseline": [], "dd_raw": [], "agent": [],
+                                            "agent_cpu": [], "server_cpu": []}  # fmt: skip
             reply: dict[str, Any] = {}
             entry: dict[str, Any] = {"baseline": base_cmd[0]}
             for i in range(repeat):  # interleaved: a slow spell of the disk hits both
@@ -174,9 +180,13 @@ def run(
                     fresh_disk(disk, disk_size)
                     runs["dd_raw"].append(timed(dd_raw, disk))
                 fresh_disk(disk, disk_size)
+                cpu, server_cpu = agent.cpu_seconds(), time.process_time()
                 started = time.perf_counter()
                 reply = agent.command("standby.prepare_image", {"image_info": info})
                 runs["agent"].append(time.perf_counter() - started)
+                runs["agent_cpu"].append(agent.cpu_seconds() - cpu)
+                # the boot server is a thread of this process, which otherwise only waits
+                runs["server_cpu"].append(time.process_time() - server_cpu)
                 if reply["command_status"] != "SUCCEEDED":
                     raise RuntimeError(f"agent failed on {name}: {reply['command_error']}")
             base_s, agent_s = statistics.median(runs["baseline"]), statistics.median(runs["agent"])
@@ -186,6 +196,8 @@ def run(
                 "agent_mib_s": round(size_mib / agent_s, 1),
                 "baseline_mib_s": round(size_mib / base_s, 1),
                 "agent_vs_baseline": round(base_s / agent_s, 2),
+                "agent_cpu_s": round(statistics.median(runs["agent_cpu"]), 2),
+                "server_cpu_s": round(statistics.median(runs["server_cpu"]), 2),
                 "agent_allocated_mib": allocated_mib(disk),
                 "agent_stats": (reply.get("command_result") or {}).get("stats"),
                 "runs_s": {k: [round(v, 2) for v in vs] for k, vs in runs.items() if vs},
