@@ -169,4 +169,5 @@ def api_only(
 def run_server(app: Any, host: str, port: int, log_level: str = "warning") -> None:
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    # ws="none": the API has no WebSocket routes, and "auto" imports a WebSocket library.
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, ws="none")
