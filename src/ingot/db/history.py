@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid as uuidlib
+from typing import cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from ingot.db import models
@@ -11,6 +13,7 @@ from ingot.db import models
 INFO = "INFO"
 ERROR = "ERROR"
 WARNING = "WARNING"
+_INSERT = insert(cast(Table, models.NodeHistory.__table__))
 
 
 def record(
@@ -23,15 +26,20 @@ def record(
     conductor: str | None = None,
     user: str | None = None,
 ) -> None:
-    """Add one history entry in the caller's transaction."""
-    session.add(
-        models.NodeHistory(
-            uuid=str(uuidlib.uuid4()),
-            node_id=node.id,
-            event=event,
-            event_type=event_type,
-            severity=severity,
-            conductor=conductor,
-            user=user,
-        )
+    """Add one history entry in the caller's transaction.
+
+    A Core insert, not ``session.add``: the ORM's unit of work for this one row was a sixth of
+    a conductor's CPU in the scale-out benchmark (every transition writes an entry).
+    """
+    session.execute(
+        _INSERT,
+        {
+            "uuid": str(uuidlib.uuid4()),
+            "node_id": node.id,
+            "event": event,
+            "event_type": event_type,
+            "severity": severity,
+            "conductor": conductor,
+            "user": user,
+        },
     )
