@@ -395,9 +395,11 @@ def _list_response(ctx: Ctx, request: Request, *, detail: bool, path: str) -> Re
     the same JSON as ``context.raw_json`` would write from plain values (NaN as NaN), which
     is the fallback when orjson cannot write a value (an integer past 64 bits)."""
     with collector_paused():  # the list's objects die by refcount once the bytes exist
+        content = list_nodes(ctx, request, detail=detail, path=path, for_orjson=True)
         try:
-            body = json_bytes(list_nodes(ctx, request, detail=detail, path=path, for_orjson=True))
+            body = json_bytes(content)
         except TypeError:
+            del content
             body = raw_json_bytes(list_nodes(ctx, request, detail=detail, path=path))
     return Response(body, media_type="application/json")
 
