@@ -47,15 +47,16 @@ def settings_from_cli(config: Path | None, state_dir: Path | None, **api: object
 
 
 # Modules the libraries import but a server never uses (docs/benchmarks.md, memory):
-# httpx's command-line client, which drags in Rich, Pygments and Click, and FastAPI's probe
-# for Pydantic v1 models (Ingot has none; FastAPI treats the ImportError as "not v1").
-UNUSED_MODULES = ("httpx._main", "pydantic.v1")
+# httpx's command-line client, which drags in Rich, Pygments and Click; FastAPI's probe
+# for Pydantic v1 models (Ingot has none; FastAPI treats the ImportError as "not v1"); and
+# watchfiles, which uvicorn loads for --reload (it falls back to its stat-based reloader).
+UNUSED_MODULES = ("httpx._main", "pydantic.v1", "watchfiles")
 
 
 def skip_unused_modules() -> None:
     """Make later imports of :data:`UNUSED_MODULES` fail fast; no-op for ones already loaded.
 
-    About 5 MiB of the server's resident memory at start-up.
+    About 6 MiB of the server's resident memory at start-up.
     """
     for name in UNUSED_MODULES:
         sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None blocks the import

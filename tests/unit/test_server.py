@@ -22,7 +22,7 @@ with all_in_one(settings, migrate_schema=False) as (_s, _c, app), TestClient(app
         "/v1/nodes", json={"driver": "fake-hardware", "name": "n1"},
         headers={"X-OpenStack-Ironic-API-Version": "latest"},
     ).status_code
-loaded = sorted(m for m in ("rich", "pygments", "pydantic.v1") if sys.modules.get(m))
+loaded = sorted(m for m in ("rich", "pygments", "pydantic.v1", "watchfiles") if sys.modules.get(m))
 print(status, created, loaded)
 """
 
