@@ -141,3 +141,18 @@ def test_fast_and_plain_paths_write_the_same(
         node = fast.json()["nodes"][1]
         assert node["driver_info"]["ipmi_password"] == "******"
         assert math.isnan(node["extra"]["nan"]) and node["extra"]["ninf"] == -math.inf
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 6])
+def test_page_written_in_chunks_is_one_list(
+    client: Any, tricky_nodes: list[str], monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """6 nodes written 1, 4 (4 + 2) or 6 at a time: the same items, in order, once each."""
+    whole = client.get("/v1/nodes/detail").json()
+    monkeypatch.setattr(node_routes, "_CHUNK", chunk)
+    chunked = client.get("/v1/nodes/detail").json()
+    assert [n["uuid"] for n in chunked["nodes"]] == tricky_nodes
+    assert canonical(chunked) == canonical(whole)
+    paged = client.get("/v1/nodes/detail?limit=4").json()
+    assert [n["uuid"] for n in paged["nodes"]] == tricky_nodes[:4]
+    assert paged["next"].endswith(f"marker={tricky_nodes[3]}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid as uuidlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -58,6 +58,7 @@ _MASKED = ("driver_info", "instance_info", "driver_internal_info")  # see mask_s
 _SECRET_WORDS = re.compile("password|_key|_secret|_token", re.IGNORECASE)
 # JSON strings made of these need no escaping (a UUID, a link's path).
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9./_:~-]*")
+_CHUNK = 100  # nodes built and written at a time (see _page_json)
 _LINKS = {"links": "", "ports": "/ports", "states": "/states", "portgroups": "/portgroups",
           "volume": "/volume"}  # fmt: skip
 _LIST_FILTERS = (
@@ -186,26 +187,64 @@ def _owners(ctx: Ctx, groups: Iterable[str | None]) -> Callable[[str, str | None
     return owner
 
 
-def _list_items(
+class _OrjsonRefused(Exception):
+    """orjson cannot write a value of the page (an integer past 64 bits)."""
+
+
+def _page_json(
     ctx: Ctx, session: Session, result: Result[Any], names: list[str]
+) -> tuple[orjson.Fragment, list[str]]:
+    """:func:`node_view` of a page of :func:`stored_columns` rows, as one JSON array (and the
+    page's UUIDs), built and written by orjson :data:`_CHUNK` nodes at a time.
+
+    Each chunk is built column by column (:func:`_list_items`), written, and dropped, so
+    the next one reuses its memory: a whole page's dicts at once took the first lists in a
+    process thousands of fresh pages (the heap grew to the page's size).
+    Raises :class:`_OrjsonRefused` when orjson cannot write a value.
+    """
+    keys = list(result.keys())
+    rows = result.all()
+    at = {key: i for i, key in enumerate(keys)}
+    uuids = [row[at["uuid"]] for row in rows]
+    related = _related(
+        session,
+        names,
+        [row[at["id"]] for row in rows],
+        [row[at["chassis_id"]] for row in rows],
+        [row[at["allocation_id"]] for row in rows],
+    )
+    groups = {row[at["conductor_group"]] for row in rows}
+    owner = _owners(ctx, groups) if "conductor" in names else None
+    parts = []
+    for start in range(0, len(rows), _CHUNK):
+        items = _list_items(ctx, names, keys, rows[start : start + _CHUNK], related, owner)
+        try:
+            parts.append(json_bytes(items)[1:-1])
+        except TypeError as exc:
+            raise _OrjsonRefused(str(exc)) from exc
+        del items
+    return orjson.Fragment(b"[" + b",".join(parts) + b"]"), uuids
+
+
+def _list_items(
+    ctx: Ctx,
+    names: list[str],
+    keys: list[str],
+    rows: Sequence[Any],
+    related: tuple[dict[int, list[str]], dict[int, str], dict[int, str]],
+    owner: Callable[[str, str | None], str | None] | None,
 ) -> list[dict[str, Any]]:
-    """:func:`node_view` of a page of :func:`stored_columns` rows, for :func:`json_bytes`,
-    built column by column: each field's values for the whole page in one step, mostly in
-    C (a per-node Python pass was three quarters of a 1,000-node detail list's time).
+    """:func:`node_view` of some :func:`stored_columns` rows, for :func:`json_bytes`, built
+    column by column: each field's values for all the rows in one step, mostly in C (a
+    per-node Python pass was three quarters of a 1,000-node detail list's time).
 
     Stored JSON goes out as its text (``orjson.Fragment``); the secret-bearing columns
     too when no key could be secret (:func:`_stored_secrets`). Links are JSON text.
     """
-    keys = list(result.keys())
-    rows = result.all()
     if not rows:
         return []
     col = dict(zip(keys, zip(*rows, strict=True), strict=True))
-    ids, uuids = col["id"], col["uuid"]
-    traits, chassis, allocations = _related(
-        session, names, list(ids), col["chassis_id"], col["allocation_id"]
-    )
-    links = _link_columns(ctx.base_url, uuids, [n for n in names if n in _LINKS])
+    links = _link_columns(ctx.base_url, col["uuid"], [n for n in names if n in _LINKS])
     table = models.Node.__table__
     hide_available = not ctx.has("available_state")
     columns: list[Sequence[Any]] = []
@@ -214,7 +253,7 @@ def _list_items(
         if name in links:
             values: Sequence[Any] = links[name]
         elif not field.column:
-            values = _computed_column(ctx, name, col, traits, chassis, allocations)
+            values = _computed_column(name, col, related, owner)
         elif name in _MASKED:
             values = list(map(_stored_secrets, col[name]))
         elif isinstance(table.c[name].type, JSON):
@@ -231,18 +270,16 @@ def _list_items(
 
 
 def _computed_column(
-    ctx: Ctx,
     name: str,
-    col: dict[str, Sequence[Any]],
-    traits: dict[int, list[str]],
-    chassis: dict[int, str],
-    allocations: dict[int, str],
+    col: Mapping[str, Sequence[Any]],
+    related: tuple[dict[int, list[str]], dict[int, str], dict[int, str]],
+    owner: Callable[[str, str | None], str | None] | None,
 ) -> list[Any]:
-    """A computed field's values for a page (:func:`_list_items`); as :func:`node_view`."""
+    """A computed field's values (:func:`_list_items`); as :func:`node_view`."""
+    traits, chassis, allocations = related
     if name == "traits":
         return [traits.get(i, []) for i in col["id"]]
-    if name == "conductor":
-        owner = _owners(ctx, col["conductor_group"])
+    if name == "conductor" and owner is not None:
         return list(map(owner, col["uuid"], col["conductor_group"]))
     if name == "allocation_uuid":
         return list(map(allocations.get, col["allocation_id"]))
@@ -368,11 +405,14 @@ def list_nodes(
         stmt = apply_page(session, stmt, models.Node, page, "node")
         # Core rows (the ORM's loading copied each of the 80 columns in Python).
         result = session.connection().execute(stmt)
+        nodes: Any
         if for_orjson:
-            items = _list_items(ctx, session, result, names)
+            nodes, uuids = _page_json(ctx, session, result, names)
+            # next_link reads only the page's length and its last item's UUID.
+            items = [{"uuid": uuids[-1]}] * len(uuids) if uuids else []
         else:
-            items = node_view(ctx, session, decoded_objects(result, table), names)
-    body: dict[str, Any] = {"nodes": items}
+            items = nodes = node_view(ctx, session, decoded_objects(result, table), names)
+    body: dict[str, Any] = {"nodes": nodes}
     query = {**filters, "fields": ",".join(names) if fields else None}
     link = next_link(ctx, path, items, page, query)
     if link:
@@ -395,11 +435,9 @@ def _list_response(ctx: Ctx, request: Request, *, detail: bool, path: str) -> Re
     the same JSON as ``context.raw_json`` would write from plain values (NaN as NaN), which
     is the fallback when orjson cannot write a value (an integer past 64 bits)."""
     with collector_paused():  # the list's objects die by refcount once the bytes exist
-        content = list_nodes(ctx, request, detail=detail, path=path, for_orjson=True)
         try:
-            body = json_bytes(content)
-        except TypeError:
-            del content
+            body = json_bytes(list_nodes(ctx, request, detail=detail, path=path, for_orjson=True))
+        except _OrjsonRefused:
             body = raw_json_bytes(list_nodes(ctx, request, detail=detail, path=path))
     return Response(body, media_type="application/json")
 
