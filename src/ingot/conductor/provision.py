@@ -10,10 +10,12 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import Session
+
 from ingot import fsm, states
 from ingot.conductor import clean, deploy, outcome, stepper
 from ingot.conductor.steps import collect_steps, validate_user_steps
-from ingot.conductor.task import Task, load_task
+from ingot.conductor.task import Task, locked_task
 from ingot.errors import InvalidInput, InvalidState
 
 if TYPE_CHECKING:
@@ -157,39 +159,48 @@ def _resume_flow(target: str | None) -> Flow:
 
 
 def accept(conductor: Conductor, ident: str, verb: str, args: dict[str, Any]) -> None:
-    """Lock the node, check and record the transition, and start the flow in a worker."""
-    task = load_task(conductor, ident, lock=True)
-    try:
-        node = task.node
-        if node.maintenance and verb not in ("manage", "abort", "deleted", "undeploy", "unhold"):
-            raise InvalidState(
-                f"Node {node.uuid} is in maintenance mode ({node.maintenance_reason or 'no reason'}"
-                f"); unset maintenance before '{verb}'."
-            )
-        if node.protected and verb in ("deleted", "undeploy", "rebuild"):
-            raise InvalidState(
-                f"Node {node.uuid} is protected and cannot be undeployed, rebuilt or deleted. "
-                "Unset protected first."
-            )
-        if verb == "abort":
-            _abort(task)
-            return
-        old = node.provision_state
-        new, target = fsm.begin(old, verb, node.uuid)
-        flow = _prepare(conductor, task, verb, args)
-        task.set_provision(new, target)
-        task.update(last_error=None)
-        task.save(f"'{verb}' accepted: {old} -> {new}", event_type="provisioning")
-    except BaseException:
-        task.release()
-        raise
-    if flow is None:
-        task.release()
-        return
-    conductor.spawn(task, flow, f"'{verb}'")
+    """Lock the node, check and record the transition, and start the flow in a worker.
+
+    Locking, checking and recording are one transaction: a refused request rolls back with
+    its lock, and an accepted one costs a single commit before its flow starts.
+    """
+
+    def txn(session: Session) -> tuple[Task, Flow | None]:
+        task = locked_task(session, conductor, ident)
+        return task, _accept(session, conductor, task, verb, args)
+
+    task, flow = conductor.services.db.run_write(txn)
+    if flow is not None:
+        conductor.spawn(task, flow, f"'{verb}'")
 
 
-def _abort(task: Task) -> None:
+def _accept(
+    session: Session, conductor: Conductor, task: Task, verb: str, args: dict[str, Any]
+) -> Flow | None:
+    node = task.node
+    if node.maintenance and verb not in ("manage", "abort", "deleted", "undeploy", "unhold"):
+        raise InvalidState(
+            f"Node {node.uuid} is in maintenance mode ({node.maintenance_reason or 'no reason'}"
+            f"); unset maintenance before '{verb}'."
+        )
+    if node.protected and verb in ("deleted", "undeploy", "rebuild"):
+        raise InvalidState(
+            f"Node {node.uuid} is protected and cannot be undeployed, rebuilt or deleted. "
+            "Unset protected first."
+        )
+    if verb == "abort":
+        _abort(session, task)
+        return None
+    old = node.provision_state
+    new, target = fsm.begin(old, verb, node.uuid)
+    flow = _prepare(conductor, task, verb, args)
+    task.set_provision(new, target)
+    task.update(last_error=None)
+    task.save_in(session, f"'{verb}' accepted: {old} -> {new}", release=flow is None)
+    return flow
+
+
+def _abort(session: Session, task: Task) -> None:
     node = task.node
     old = node.provision_state
     new, target = fsm.begin(old, "abort", node.uuid)
@@ -197,5 +208,4 @@ def _abort(task: Task) -> None:
     for kind in ("clean", "deploy", "service"):
         task.update(**{f"{kind}_step": {}})
         stepper.store_steps(task, kind, [])
-    task.save(f"Aborted in state {old}; now {new}")
-    task.release()
+    task.save_in(session, f"Aborted in state {old}; now {new}", release=True)

@@ -128,33 +128,40 @@ class Task:
 
     def _flush(self, *, release: bool) -> None:
         """Write the pending changes and events; with ``release`` also drop our lock."""
+        if self._deferred or self._events or release:
+            self.conductor.services.db.run_write(lambda session: self._write(session, release))
+
+    def save_in(self, session: Session, event: str, *, release: bool = False) -> None:
+        """:meth:`save` in the caller's open transaction (a request accepted in one go)."""
+        self._check_not_lost()
+        self._deferred.update(self.dirty)
+        self.dirty.clear()
+        self._events.append((event, history.INFO, "provisioning"))
+        self._write(session, release)
+        if release:
+            self.locked = False
+
+    def _write(self, session: Session, release: bool) -> None:
         changes, events = self._deferred, self._events
         self._deferred, self._events = {}, []
         fenced = self.locked
         if release:
             changes = {**changes, "reservation": None}
-        if not (changes or events):
-            return
-        node_id = self.node.id
         host = self.conductor.hostname
-
-        def write(session: Session) -> None:
-            if changes or fenced:
-                query = update(models.Node).where(models.Node.id == node_id)
-                if fenced:
-                    query = query.where(models.Node.reservation == host)
-                done = session.execute(
-                    query.values(**changes, updated_at=dt.datetime.now(dt.UTC)).execution_options(
-                        synchronize_session=False
-                    )
+        if changes or fenced:
+            query = update(models.Node).where(models.Node.id == self.node.id)
+            if fenced:
+                query = query.where(models.Node.reservation == host)
+            done = session.execute(
+                query.values(**changes, updated_at=dt.datetime.now(dt.UTC)).execution_options(
+                    synchronize_session=False
                 )
-                if fenced and not done.rowcount:  # type: ignore[attr-defined]
-                    self._lose(session)
-            for text, severity, event_type in events:
-                history.record(session, self.node, text, severity=severity,
-                               event_type=event_type, conductor=host)  # fmt: skip
-
-        self.conductor.services.db.run_write(write)
+            )
+            if fenced and not done.rowcount:  # type: ignore[attr-defined]
+                self._lose(session)
+        for text, severity, event_type in events:
+            history.record(session, self.node, text, severity=severity,
+                           event_type=event_type, conductor=host)  # fmt: skip
 
     def write(self, fn: Callable[[Session], T]) -> T:
         """Run ``fn`` in one write transaction, fenced as :meth:`save` for a locked task.
@@ -218,38 +225,36 @@ class Task:
         self.locked = False
 
 
+def locked_task(session: Session, conductor: Conductor, ident: str) -> Task:
+    """Lock and load a node in the caller's transaction; a rollback undoes the lock too.
+
+    Raises NotFound, or NodeLocked naming the holder.
+    """
+    task = _load(session, conductor, locks.reserve_by_ident(session, ident, conductor.hostname))
+    task.locked = True
+    return task
+
+
+def _load(session: Session, conductor: Conductor, node_id: int) -> Task:
+    node = session.get(models.Node, node_id)
+    assert node is not None
+    ports = list(
+        session.scalars(
+            select(models.Port).where(models.Port.node_id == node_id).order_by(models.Port.id)
+        )
+    )
+    session.expunge_all()
+    return Task(conductor, node, ports)
+
+
 def load_task(conductor: Conductor, ident: str, *, lock: bool) -> Task:
     """Load a node (by UUID or name) into a Task, taking its lock when ``lock`` is set.
 
     Raises NotFound, or NodeLocked naming the holder. Locking and loading are one transaction.
     """
-    host = conductor.hostname
-
-    def load(session: Session) -> tuple[models.Node, list[models.Port]]:
-        node_id = (
-            locks.reserve_by_ident(session, ident, host) if lock else get_node(session, ident).id
-        )
-        node = session.get(models.Node, node_id)
-        assert node is not None
-        ports = list(
-            session.scalars(
-                select(models.Port).where(models.Port.node_id == node_id).order_by(models.Port.id)
-            )
-        )
-        session.expunge_all()
-        return node, ports
-
-    db = conductor.services.db
     if lock:
-        node, ports = db.run_write(load)
-    else:
-        with db.read() as session:
-            node, ports = load(session)
-    try:
-        task = Task(conductor, node, ports)
-    except BaseException:
-        if lock:
-            locks.release(db, node.id, host)
-        raise
-    task.locked = lock
-    return task
+        return conductor.services.db.run_write(
+            lambda session: locked_task(session, conductor, ident)
+        )
+    with conductor.services.db.read() as session:
+        return _load(session, conductor, get_node(session, ident).id)

@@ -11,10 +11,10 @@ from sqlalchemy import event
 from ingot import states
 from ingot.conductor import outcome
 from ingot.conductor.service import Conductor
-from ingot.conductor.task import load_task
+from ingot.conductor.task import load_task, locked_task
 from ingot.db import models
 from ingot.db.queries import get_node
-from ingot.errors import NodeLocked, NotFound
+from ingot.errors import InvalidState, NodeLocked, NotFound
 
 
 @pytest.fixture
@@ -104,3 +104,30 @@ def test_a_flow_ending_in_a_resting_state_commits_state_and_unlock_together(
     assert len(commits) == 1
     reservation, state, _description, events = _node(conductor)
     assert (reservation, state, events[-1]) == (None, states.MANAGEABLE, "Node verified")
+
+
+def test_a_lock_taken_in_a_transaction_that_fails_is_rolled_back_with_it(
+    conductor: Conductor,
+) -> None:
+    """How a refused provision request leaves no lock behind: its checks run in the txn."""
+
+    def refuse(session: Any) -> None:
+        task = locked_task(session, conductor, "n1")
+        assert task.locked and task.node.reservation == conductor.hostname
+        raise InvalidState("no")
+
+    with pytest.raises(InvalidState):
+        conductor.services.db.run_write(refuse)
+    assert _node(conductor)[0] is None
+
+
+def test_save_in_writes_in_the_callers_transaction_and_can_release(conductor: Conductor) -> None:
+    def accept(session: Any) -> None:
+        task = locked_task(session, conductor, "n1")
+        task.update(description="accepted")
+        task.save_in(session, "'x' accepted", release=True)
+        assert not task.locked
+
+    conductor.services.db.run_write(accept)
+    reservation, _state, description, events = _node(conductor)
+    assert (reservation, description, events[-1]) == (None, "accepted", "'x' accepted")
