@@ -11,15 +11,16 @@ answers 401 to calls without the shared credentials (:mod:`ingot.conductor.rpc_a
 
 from __future__ import annotations
 
+import http.client
 import http.server
 import json
 import logging
+import select
 import socket
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
-
-import httpx
 
 from ingot.conductor.rpc_auth import RpcCredentials
 from ingot.errors import IngotError, NodeLocked
@@ -194,17 +195,37 @@ class RpcServer:
 
 
 class RpcClient:
-    """Calls conductors by URL; one pooled HTTP client shared by the API's threads.
+    """Calls conductors by URL over keep-alive connections, one per thread and conductor.
 
     ``credentials`` are sent with every call (``[json_rpc] auth_strategy = "http_basic"``).
+    The standard library's client, not httpx: a call cost 570-770 us of CPU with httpx and
+    200-250 us with ``http.client`` (3,000 echo calls), and the API makes one per request.
     """
 
     def __init__(self, timeout: float = 130.0, credentials: RpcCredentials | None = None) -> None:
         # Longer than Conductor.call's 120 s, so a slow BMC answer arrives as its own error.
-        headers = {"Authorization": credentials.header()} if credentials is not None else None
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=3.0), headers=headers)
+        self._timeout = timeout
+        self._headers = {"Content-Type": "application/json"}
+        if credentials is not None:
+            self._headers["Authorization"] = credentials.header()
         self._ids = iter(range(1, 1 << 62))
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+
+    def _connection(self, url: str) -> tuple[http.client.HTTPConnection, str]:
+        """This thread's connection to ``url``; a fresh one if the conductor closed the old."""
+        pool: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
+        parts = urllib.parse.urlsplit(url)
+        conn = pool.get(parts.netloc)
+        if conn is not None and conn.sock is not None and _closed_by_peer(conn.sock):
+            conn.close()  # an idle connection the server dropped: reconnect before sending
+        if conn is None:
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=3.0)
+            pool[parts.netloc] = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn, parts.path or "/"
 
     def call(self, url: str, method: str, params: dict[str, Any]) -> Any:
         """Call ``method`` on the conductor at ``url``; re-raises the conductor's IngotError.
@@ -214,24 +235,35 @@ class RpcClient:
         """
         with self._lock:
             ident = next(self._ids)
-        payload = {"jsonrpc": "2.0", "method": method, "params": params, "id": ident}
+        payload = json.dumps({"jsonrpc": "2.0", "method": method, "params": params, "id": ident})
+        conn, path = self._connection(url)
+        if conn.sock is None:
+            try:
+                conn.connect()  # bounded by the 3 s connect timeout
+            except OSError as exc:
+                conn.close()
+                # Not delivered: safe to send again once the ring says who owns the node now.
+                raise ConductorUnreachable(
+                    f"The conductor at {url} did not answer {method} ({type(exc).__name__}: "
+                    f"{exc}); retry in a moment: if it is down, another conductor takes its "
+                    "nodes over within [conductor] heartbeat_timeout."
+                ) from exc
         try:
-            response = self._http.post(url, json=payload)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            # Not delivered: safe to send again once the ring says who owns the node now.
-            raise ConductorUnreachable(
-                f"The conductor at {url} did not answer {method} ({type(exc).__name__}: {exc}); "
-                "retry in a moment: if it is down, another conductor takes its nodes over "
-                "within [conductor] heartbeat_timeout."
-            ) from exc
-        except httpx.TransportError as exc:
+            conn.sock.settimeout(self._timeout)
+            conn.request("POST", path, payload.encode(), self._headers)
+            response = conn.getresponse()
+            status, data = response.status, response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
             # Maybe delivered and applied: never resend, let the client look at the node.
             raise RemoteError(
                 f"The conductor at {url} accepted {method} but did not answer "
                 f"({type(exc).__name__}); check the node's state before retrying.",
                 503,
             ) from exc
-        if response.status_code == 401:
+        if response.will_close:
+            conn.close()
+        if status == 401:
             # Refused before it ran: a configuration mismatch between this process and the
             # conductor, not the API client's fault, hence a 500 and not a 401.
             raise RemoteError(
@@ -240,15 +272,23 @@ class RpcClient:
                 "on every API and conductor process."
             )
         try:
-            body = response.json()
+            body = json.loads(data)
         except ValueError as exc:
             raise RemoteError(
-                f"The conductor at {url} sent a non-JSON answer to {method} "
-                f"(HTTP {response.status_code})."
+                f"The conductor at {url} sent a non-JSON answer to {method} (HTTP {status})."
             ) from exc
         if body.get("error") is not None:
             raise decode_error(body["error"])
         return body.get("result")
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """True when an idle keep-alive socket is readable: the server closed (or broke) it."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ingot.app_runtime import api_only, build_services, running_conductor
+from ingot.conductor import jsonrpc
 from ingot.conductor.hashring import NoConductorAlive
 from ingot.conductor.jsonrpc import (
     ConductorUnreachable,
@@ -78,6 +79,22 @@ def test_a_call_is_not_held_back_by_nagle_and_delayed_ack() -> None:
         for i in range(30):
             assert client.call(server.url, "echo", {"i": i}) == {"i": i}
         assert time.monotonic() - started < 0.9
+    finally:
+        client.close()
+        server.stop()
+
+
+def test_a_keep_alive_connection_the_conductor_dropped_is_replaced_before_sending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server closes idle connections (60 s); the next call must not fail on the old one."""
+    monkeypatch.setattr(jsonrpc._RequestHandler, "timeout", 0.2)
+    server = RpcServer({"echo": lambda p: p})
+    client = RpcClient(timeout=5)
+    try:
+        assert client.call(server.url, "echo", {"n": 1}) == {"n": 1}
+        time.sleep(0.6)  # the server has dropped the idle connection by now
+        assert client.call(server.url, "echo", {"n": 2}) == {"n": 2}
     finally:
         client.close()
         server.stop()
