@@ -11,18 +11,21 @@ SERVE_WITHOUT_UNUSED = """
 import sys
 from ingot.server import UNUSED_MODULES, skip_unused_modules
 skip_unused_modules()
-from fastapi.testclient import TestClient
 from ingot.app_runtime import all_in_one, migrate_out_of_process
 from ingot.settings import load_settings
 settings = load_settings(default={"state_dir": sys.argv[1]})
 migrate_out_of_process(settings)
-with all_in_one(settings, migrate_schema=False) as (_s, _c, app), TestClient(app) as client:
-    status = client.get("/v1/nodes").status_code
-    created = client.post(
-        "/v1/nodes", json={"driver": "fake-hardware", "name": "n1"},
-        headers={"X-OpenStack-Ironic-API-Version": "latest"},
-    ).status_code
-loaded = sorted(m for m in ("rich", "pygments", "pydantic.v1", "watchfiles") if sys.modules.get(m))
+with all_in_one(settings, migrate_schema=False) as (_s, _c, app):
+    mods = ("rich", "pygments", "pydantic.v1", "watchfiles", "httpx")
+    loaded = sorted(m for m in mods if sys.modules.get(m))
+    from fastapi.testclient import TestClient  # imports httpx itself
+    with TestClient(app) as client:
+        status = client.get("/v1/nodes").status_code
+        created = client.post(
+            "/v1/nodes", json={"driver": "fake-hardware", "name": "n1"},
+            headers={"X-OpenStack-Ironic-API-Version": "latest"},
+        ).status_code
+        loaded += sorted(m for m in ("rich", "pydantic.v1") if sys.modules.get(m))
 print(status, created, loaded)
 """
 

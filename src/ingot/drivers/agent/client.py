@@ -10,8 +10,6 @@ import functools
 import ssl
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from ingot.errors import DriverError
 
 if TYPE_CHECKING:
@@ -26,6 +24,8 @@ FAILED = "FAILED"
 def _tls() -> ssl.SSLContext:
     """One TLS context for every agent call: building one (loading the CA bundle) takes
     about 40 ms of CPU, on the conductor's loop thread, for each command or status poll."""
+    import httpx  # here and below: httpx loads on the first agent call, not in every server
+
     return httpx.create_ssl_context()
 
 
@@ -45,6 +45,8 @@ async def run_command(
     task: Task, name: str, params: dict[str, Any], *, wait: bool = False
 ) -> dict[str, Any]:
     """Start ``<extension>.<command>`` on the agent; the command result object."""
+    import httpx
+
     url, query = _endpoint(task)
     timeout = task.conductor.services.settings.agent.command_timeout
     if wait:
@@ -70,6 +72,8 @@ async def run_command(
 
 
 async def command_status(task: Task, command_id: str) -> dict[str, Any]:
+    import httpx
+
     url, query = _endpoint(task)
     try:
         async with httpx.AsyncClient(timeout=30, verify=_tls()) as http:
