@@ -53,9 +53,11 @@ async def start(task: Task, manual_steps: list[dict[str, Any]] | None = None) ->
     steps = plan(task, manual_steps)
     stepper.store_steps(task, "clean", steps)
     task.set_internal("clean_manual", manual or None)
+    # Without steps nothing is awaited before the node comes to rest: write it all at once.
     task.save(
         f"Starting {'manual' if manual else 'automated'} cleaning with steps: "
-        f"{stepper.describe(steps)}"
+        f"{stepper.describe(steps)}",
+        defer=not steps,
     )
     if steps and await task.deploy.prepare_cleaning(task) == states.CLEANWAIT:
         task.set_internal("cleaning_ramdisk", True)

@@ -77,5 +77,6 @@ async def undeploy(task: Task) -> None:
     for key in ("deploy_steps", "deploy_step_index", "agent_url", "agent_secret_token"):
         task.set_internal(key, None)
     task.set_internal("last_instance_image", info.get("image_source"))
-    outcome.advance(task, "clean", "Instance torn down; cleaning")
+    # clean.start saves (or comes to rest) before its first I/O: one transaction for both.
+    outcome.advance(task, "clean", "Instance torn down; cleaning", defer=True)
     await clean.start(task)

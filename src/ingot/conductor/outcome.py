@@ -13,8 +13,12 @@ _RESTING = states.STABLE_STATES | states.WAIT_STATES | states.HOLD_STATES | stat
 """States in which a flow ends: their save is written together with the lock's release."""
 
 
-def advance(task: Task, event: str, message: str | None = None) -> None:
-    """Fire a conductor event, record why, and save."""
+def advance(task: Task, event: str, message: str | None = None, *, defer: bool = False) -> None:
+    """Fire a conductor event, record why, and save.
+
+    The save waits for the lock's release when the node comes to rest, or when ``defer`` says
+    the caller saves again before any I/O (two writes become one transaction).
+    """
     node = task.node
     old = node.provision_state
     state, target = fsm.advance(old, event, node.target_provision_state, node.uuid)
@@ -22,7 +26,7 @@ def advance(task: Task, event: str, message: str | None = None) -> None:
     if event == "done" or fsm.is_stable(state):
         task.update(last_error=None)
     text = message or f"{old} -> {state}"
-    task.save(text, defer=state in _RESTING)
+    task.save(text, defer=defer or state in _RESTING)
     LOG.info("node %s: %s (%s)", node.uuid, text, event)
 
 

@@ -131,3 +131,24 @@ def test_save_in_writes_in_the_callers_transaction_and_can_release(conductor: Co
     conductor.services.db.run_write(accept)
     reservation, _state, description, events = _node(conductor)
     assert (reservation, description, events[-1]) == (None, "accepted", "'x' accepted")
+
+
+def test_an_undeploy_without_clean_steps_is_one_transaction_with_the_release(
+    conductor: Conductor, commits: list[int]
+) -> None:
+    from ingot.conductor import deploy
+
+    task = load_task(conductor, "n1", lock=True)
+    task.set_provision(states.DELETING, states.AVAILABLE)
+    task.save("'deleted' accepted")
+    commits.clear()
+    conductor.call(deploy.undeploy(task))  # fake-hardware: no clean steps
+    task.release()
+    assert len(commits) == 1
+    reservation, state, _description, events = _node(conductor)
+    assert (reservation, state) == (None, states.AVAILABLE)
+    assert events[-3:] == [
+        "Instance torn down; cleaning",
+        "Starting automated cleaning with steps: none",
+        "Cleaning completed",
+    ]
