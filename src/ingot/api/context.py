@@ -130,15 +130,21 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         return None
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        from ingot.errors import InvalidInput
+    from ingot.errors import InvalidInput
 
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput(
             f"The request body is not valid JSON ({exc}). Send a JSON document with "
             "Content-Type: application/json."
         ) from exc
+    except ValueError as exc:  # NaN or Infinity: Python's json takes them, JSON does not
+        raise InvalidInput(f"The request body is not valid JSON: {exc}") from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number; send a number, a string or null instead.")
 
 
 def raw_json(content: Any) -> Response:

@@ -216,6 +216,14 @@ def test_non_json_and_wrong_shape_bodies(
     fault(r)
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused_with_a_400_not_stored(client: Any, constant: str) -> None:
+    raw = f'{{"driver": "fake-hardware", "name": "nan", "driver_info": {{"x": {constant}}}}}'
+    r = client.post("/v1/nodes", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and constant in fault(r), r.text
+    assert client.get("/v1/nodes/nan").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("path", "body", "words"),
     [
