@@ -39,7 +39,9 @@ async def start(task: Task, user_steps: list[dict[str, Any]] | None = None) -> N
         task.interfaces[kind].validate(task)
     steps = plan(task, user_steps)
     stepper.store_steps(task, "deploy", steps)
-    task.save(f"Starting deployment with steps: {stepper.describe(steps)}")
+    # Written with the first step's save (or the failure): the node is already 'deploying'
+    # in the database, and a conductor that dies in prepare() fails it either way.
+    task.save(f"Starting deployment with steps: {stepper.describe(steps)}", defer=True)
     await task.deploy.prepare(task)
     await _run(task, resume=False)
 
