@@ -204,7 +204,10 @@ class Conductor:
         async def worker() -> None:
             assert self._workers is not None
             try:
+                if self._workers.locked():  # it will queue: hold the node's id, not its row
+                    task.park()
                 async with self._workers:
+                    task.unpark()
                     await flow(task)
             except LockLost as exc:  # taken over while we were away: write nothing more
                 LOG.warning("node %s: %s abandoned: %s", task.node.uuid, what, exc)

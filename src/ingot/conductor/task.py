@@ -205,6 +205,24 @@ class Task:
         self.lost_to = holder or ""
         raise LockLost(self.node.uuid, self.conductor.hostname, holder)
 
+    def park(self) -> None:
+        """Drop the snapshot while the flow waits for a worker; :meth:`unpark` reloads it.
+
+        A queued flow then holds a few hundred bytes instead of a node's 80 columns and its
+        ports: 4,000-5,000 flows queue at once when 10,000 nodes are sent a verb, which was
+        70 MiB of the server's peak. A task with unsaved changes keeps its snapshot.
+        """
+        if self.dirty or self._deferred or self._events:
+            return
+        self.node = cast(models.Node, _Parked(self.node.id, self.node.uuid))
+        self.ports = []
+
+    def unpark(self) -> None:
+        if isinstance(self.node, _Parked):
+            with self.conductor.services.db.read() as session:
+                fresh = _load(session, self.conductor, self.node.id)
+            self.node, self.ports = fresh.node, fresh.ports
+
     def release(self) -> None:
         """Drop the lock, writing a deferred save with it; never raises LockLost."""
         if self.lost_to is not None:
@@ -223,6 +241,15 @@ class Task:
             LOG.warning("node %s: last changes not written: %s", self.node.uuid, exc)
             return
         self.locked = False
+
+
+class _Parked:
+    """What a parked task keeps of its node: enough to release the lock or log a failure."""
+
+    __slots__ = ("id", "uuid")
+
+    def __init__(self, node_id: int, uuid: str) -> None:
+        self.id, self.uuid = node_id, uuid
 
 
 def locked_task(session: Session, conductor: Conductor, ident: str) -> Task:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,10 +14,21 @@ from sqlalchemy import event
 from ingot import states
 from ingot.conductor import outcome
 from ingot.conductor.service import Conductor
-from ingot.conductor.task import load_task, locked_task
+from ingot.conductor.task import Task, load_task, locked_task
 from ingot.db import models
 from ingot.db.queries import get_node
 from ingot.errors import InvalidState, NodeLocked, NotFound
+from ingot.settings import IngotSettings, load_settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> IngotSettings:
+    """One worker, so a second flow queues (and parks) behind the first."""
+    return load_settings(
+        default={"state_dir": tmp_path / "state"},
+        conductor={"sync_power_state_interval": 0, "check_provision_state_interval": 0,
+                   "workers_pool_size": 1},
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -152,3 +166,31 @@ def test_an_undeploy_without_clean_steps_is_one_transaction_with_the_release(
         "Starting automated cleaning with steps: none",
         "Cleaning completed",
     ]
+
+
+def test_a_queued_flow_parks_its_snapshot_and_runs_on_a_fresh_one(
+    conductor: Conductor, client: Any
+) -> None:
+    assert (
+        client.post("/v1/nodes", json={"driver": "fake-hardware", "name": "n2"}).status_code == 201
+    )
+    gate, seen = threading.Event(), {}
+
+    async def blocker(task: Task) -> None:
+        while not gate.is_set():
+            await asyncio.sleep(0.01)
+
+    async def queued(task: Task) -> None:
+        seen.update(name=task.node.name, ports=task.ports, driver=task.node.driver)
+
+    first, second = load_task(conductor, "n1", lock=True), load_task(conductor, "n2", lock=True)
+    conductor.spawn(first, blocker, "blocking")
+    conductor.call(asyncio.sleep(0.1))  # the one worker slot is taken
+    conductor.spawn(second, queued, "queued")
+    conductor.call(asyncio.sleep(0.1))
+    assert not hasattr(second.node, "name")  # parked: only id and uuid kept while it waits
+    gate.set()
+    conductor.call(conductor.idle())
+    assert seen == {"name": "n2", "ports": [], "driver": "fake-hardware"}
+    with conductor.services.db.read() as session:
+        assert get_node(session, "n2").reservation is None
