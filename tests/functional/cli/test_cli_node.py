@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,12 +109,24 @@ def test_bad_verb_is_reported_per_node(cli: Invoke, node: str) -> None:
     assert "no-such-node" in result.output and "could not be found" in result.output
 
 
+def power_state_after(api: IngotClient, node: str, timeout: float = 10) -> str:
+    """The power state once the change settled: the request is a 202, the change runs after."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = api.get_node(node)
+        if shown["target_power_state"] is None and shown["reservation"] is None:
+            return str(shown["power_state"])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"power change did not settle: {shown}")
+        time.sleep(0.05)
+
+
 def test_power_boot_device_maintenance(cli: Invoke, api: IngotClient, node: str) -> None:
     cli("node", "manage", node, "--wait", "30")
     cli("node", "power", "on", node)
-    assert api.get_node(node)["power_state"] == "power on"
+    assert power_state_after(api, node) == "power on"
     cli("node", "power", "off", node)
-    assert api.get_node(node)["power_state"] == "power off"
+    assert power_state_after(api, node) == "power off"
     cli("node", "boot-device", "set", node, "pxe", "--persistent")
     shown = json.loads(cli("node", "boot-device", "show", node, "-f", "json").output)
     assert shown == [{"Boot Device": "pxe", "Persistent": True}]

@@ -31,7 +31,9 @@ def test_lab_scale_bench_runs_on_tiny_n(bench: ModuleType, tmp_path: Path) -> No
     assert json.loads(out.read_text()) == result
     e2e = result["end_to_end"]
     assert e2e["nodes"] == 2 and e2e["automated_clean"] is False
-    assert 0 < e2e["all_active_s"] <= e2e["all_booted_s"]
+    # The disk boot comes from the deploy's own last step, so it may be seen before the poller
+    # sees the node 'active' and unlocked: no order between the two.
+    assert e2e["all_active_s"] > 0 and e2e["all_booted_s"] > 0
     assert {p["nodes"] for p in e2e["phases"].values()} == {2}
     assert e2e["memory"]["agents"] >= 1 and e2e["memory"]["serve_peak_rss_mib"] > 10
     (sync,) = result["power_sync"]
