@@ -118,13 +118,17 @@ class Task:
         :meth:`release`, which then writes it and drops the lock in the same transaction: one
         transaction fewer per operation, and the new state and the free lock appear together.
         """
+        self._stage(event, severity, event_type)
+        if not (defer and self.locked):
+            self._flush(release=False)
+
+    def _stage(self, event: str | None, severity: str, event_type: str) -> None:
+        """Move the changed fields and the event to what the next write sends."""
         self._check_not_lost()
         self._deferred.update(self.dirty)
         self.dirty.clear()
         if event is not None:
             self._events.append((event, severity, event_type))
-        if not (defer and self.locked):
-            self._flush(release=False)
 
     def _flush(self, *, release: bool) -> None:
         """Write the pending changes and events; with ``release`` also drop our lock."""
@@ -133,10 +137,7 @@ class Task:
 
     def save_in(self, session: Session, event: str, *, release: bool = False) -> None:
         """:meth:`save` in the caller's open transaction (a request accepted in one go)."""
-        self._check_not_lost()
-        self._deferred.update(self.dirty)
-        self.dirty.clear()
-        self._events.append((event, history.INFO, "provisioning"))
+        self._stage(event, history.INFO, "provisioning")
         self._write(session, release)
         if release:
             self.locked = False
@@ -209,8 +210,9 @@ class Task:
         """Drop the snapshot while the flow waits for a worker; :meth:`unpark` reloads it.
 
         A queued flow then holds a few hundred bytes instead of a node's 80 columns and its
-        ports: 4,000-5,000 flows queue at once when 10,000 nodes are sent a verb, which was
-        70 MiB of the server's peak. A task with unsaved changes keeps its snapshot.
+        ports (4,000-5,000 flows queue at once when 10,000 nodes are sent a verb); the peak RSS
+        at N=10,000 did not measurably drop with it (181 -> 185 MiB, within noise). A task with
+        unsaved changes keeps its snapshot.
         """
         if self.dirty or self._deferred or self._events:
             return
