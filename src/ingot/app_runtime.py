@@ -28,7 +28,11 @@ def build_services(settings: IngotSettings, *, migrate_schema: bool = True) -> S
     Alembic and the migration scripts then never occupy the server's memory.
     """
     settings.default.state_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_url, busy_timeout_ms=settings.database.sqlite_busy_timeout_ms)
+    db = Database(
+        settings.database_url,
+        busy_timeout_ms=settings.database.sqlite_busy_timeout_ms,
+        sqlite_cache_kib=settings.database.sqlite_cache_kib,
+    )
     if migrate_schema:
         from ingot.db import migrate
 

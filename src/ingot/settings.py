@@ -84,6 +84,10 @@ class DatabaseSection(BaseModel):
 
     connection: str | None = None
     sqlite_busy_timeout_ms: int = 30000
+    # Page cache of each pooled SQLite connection. SQLite's default (2 MiB) filled up on every
+    # connection at 10,000 nodes (+10 MiB resident); the pages stay in the OS's file cache,
+    # and listing 10,000 nodes took as long with 256 KiB (docs/benchmarks.md, memory).
+    sqlite_cache_kib: int = Field(default=256, ge=16)
 
 
 class ConductorSection(BaseModel):

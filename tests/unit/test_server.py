@@ -13,10 +13,10 @@ from ingot.server import UNUSED_MODULES, skip_unused_modules
 skip_unused_modules()
 from ingot.app_runtime import all_in_one, migrate_out_of_process
 from ingot.settings import load_settings
-settings = load_settings(default={"state_dir": sys.argv[1]})
+settings = load_settings(default={"state_dir": sys.argv[1]}, deploy={"http_port": 0})
 migrate_out_of_process(settings)
-with all_in_one(settings, migrate_schema=False) as (_s, _c, app):
-    mods = ("rich", "pygments", "pydantic.v1", "watchfiles", "httpx")
+with all_in_one(settings, with_boot_servers=True, migrate_schema=False) as (_s, _c, app):
+    mods = ("rich", "pygments", "pydantic.v1", "watchfiles", "httpx", "yaml")
     loaded = sorted(m for m in mods if sys.modules.get(m))
     from fastapi.testclient import TestClient  # imports httpx itself
     with TestClient(app) as client:

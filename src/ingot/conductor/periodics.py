@@ -70,7 +70,7 @@ def _candidates(conductor: Conductor, *conditions: object) -> list[str]:
     ]
 
 
-SYNC_BATCH = 500  # nodes loaded per query by the power sync
+SYNC_BATCH = 100  # nodes loaded per query by the power sync (about 1 MiB of snapshots)
 
 
 def _power_batches(conductor: Conductor) -> Iterator[list[models.Node]]:

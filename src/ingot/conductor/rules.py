@@ -24,7 +24,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -222,6 +221,8 @@ def validate_rule(rule: Mapping[str, Any], *, built_in: bool = False) -> dict[st
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(path: str, _mtime: float) -> tuple[dict[str, Any], ...]:
+    import yaml  # on first use: a server without built-in rules never needs it
+
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:

@@ -46,6 +46,9 @@ class Conductor:
         self._stopping: asyncio.Event | None = None
         self._workers: asyncio.Semaphore | None = None
         self._running: set[asyncio.Task[None]] = set()
+        # Flows spawned and not finished, counted from the API's threads and the loop.
+        self._pending = 0
+        self._pending_lock = threading.Lock()
         self._periodics: list[asyncio.Task[None]] = []
         self.rpc_url: str | None = None  # set before start() when peers may call us
         self.ring_cache = RingCache(
@@ -198,14 +201,22 @@ class Conductor:
         return self.call(wrapper())
 
     def spawn(self, task: Task, flow: Callable[[Task], Awaitable[None]], what: str) -> None:
-        """Run ``flow`` for a locked task; the lock is released whatever happens."""
+        """Run ``flow`` for a locked task; the lock is released whatever happens.
+
+        A flow that will wait for a worker is parked here, in the caller's thread: when
+        10,000 nodes are sent a verb the loop falls behind the API, and every queued flow
+        used to hold its node's full row (about 10 KiB) until a worker was free.
+        """
         assert self.loop is not None
+        with self._pending_lock:
+            self._pending += 1
+            queued = self._pending > self.services.settings.conductor.workers_pool_size
+        if queued:
+            task.park()
 
         async def worker() -> None:
             assert self._workers is not None
             try:
-                if self._workers.locked():  # it will queue: hold the node's id, not its row
-                    task.park()
                 async with self._workers:
                     task.unpark()
                     await flow(task)
@@ -225,6 +236,8 @@ class Conductor:
                     LOG.exception("node %s: could not record the failure", task.node.uuid)
             finally:
                 task.release()
+                with self._pending_lock:
+                    self._pending -= 1
 
         def schedule() -> None:
             job = asyncio.ensure_future(worker())

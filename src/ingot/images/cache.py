@@ -21,20 +21,28 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
-
-import httpx
 
 from ingot.errors import DriverError, InvalidInput
 from ingot.images import checksum as checksums
 from ingot.images.checksum import Checksum
+
+if TYPE_CHECKING:  # imported on first download: the server needs it only then
+    import httpx
 
 LOG = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 SIDECAR_SUFFIX = ".sha256"
 _MAX_CHECKSUM_FILE = 1 << 20
+
+
+def _http_client(timeout: float) -> httpx.Client:
+    import httpx
+
+    return httpx.Client(timeout=timeout, follow_redirects=True)
 
 
 class ImageCache:
@@ -59,9 +67,7 @@ class ImageCache:
         self.max_bytes = max_bytes
         self.publish_prefix = publish_prefix.strip("/")
         self.allow_md5 = allow_md5
-        self._client_factory = client_factory or (
-            lambda: httpx.Client(timeout=timeout, follow_redirects=True)
-        )
+        self._client_factory = client_factory or (lambda: _http_client(timeout))
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self.cache_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -175,6 +181,8 @@ class ImageCache:
 
     def _chunks(self, url: str, client: httpx.Client | None) -> Iterator[bytes]:
         """Yield the image's bytes; DriverError when unreachable, short or missing."""
+        import httpx
+
         parts = urlsplit(url)
         if parts.scheme == "file":
             path = Path(url2pathname(parts.path))
