@@ -10,7 +10,9 @@ sha256, write, fsync) to its disk file, and in the same run ``dd bs=1M conv=fsyn
 raw bytes and ``qemu-img convert`` of the qcow2 file write the same disk file from the local
 image file. Every writer starts from an empty (hole) disk file after a ``sync``; writers take
 turns ``--repeat`` times and the medians count, because a shared virtual disk has slow spells.
-The agent's peak RSS is its VmHWM after the last image.
+The agent's peak RSS is its VmHWM after the last image. The agent caches a qcow2 image
+before converting it; in the ramdisk that cache is in RAM (its /tmp), so here it goes to a
+directory in /dev/shm (``--agent-work-dir`` to put it elsewhere, e.g. on the disk).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def allocated_mib(path: Path) -> float:
 class Agent:
     """``ingot-agent --hardware virtual --standalone`` on a free loopback port."""
 
-    def __init__(self, machine: Path, disk_size: int) -> None:
+    def __init__(self, machine: Path, disk_size: int, work_dir: Path) -> None:
         (machine / "machine.json").write_text(json.dumps({
             "disks": [{"name": "/dev/vda", "size": disk_size}],
             "nics": [{"mac": "52:54:00:00:00:99"}]}))  # fmt: skip
@@ -100,7 +102,7 @@ class Agent:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ingot_agent.cli", "--cmdline", "", "--hardware", "virtual",
              "--root-dir", str(machine), "--listen-host", "127.0.0.1", "--listen-port", str(port),
-             "--standalone"], stderr=subprocess.DEVNULL)  # fmt: skip
+             "--work-dir", str(work_dir), "--standalone"], stderr=subprocess.DEVNULL)  # fmt: skip
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -142,6 +144,7 @@ def run(
     work: Path,
     server_chunk_kib: int = http.READ_CHUNK_BYTES // 1024,
     repeat: int = 3,
+    agent_work: Path | None = None,
 ) -> dict[str, Any]:
     www, machine = work / "www", work / "machine"
     www.mkdir(parents=True, exist_ok=True)
@@ -151,9 +154,10 @@ def run(
     disk = machine / DISK
     # What-if for the boot server's read size (Starlette's own FileResponse reads 64 KiB)
     server = http.start(http.Config(root=www, port=0, read_chunk_bytes=server_chunk_kib * 1024))
-    agent = Agent(machine, disk_size)
-    results: dict[str, Any] = {"image_mib": size_mib, "disk": str(disk),
-                               "server_chunk_kib": server_chunk_kib}  # fmt: skip
+    agent_work = agent_work or machine / "work"
+    agent = Agent(machine, disk_size, agent_work)
+    results: dict[str, Any] = {"image_mib": size_mib, "disk": str(disk), "agent_work_dir":
+                               str(agent_work), "server_chunk_kib": server_chunk_kib}  # fmt: skip
     try:
         for name, fmt in (("random.raw", "raw"), ("sparse.raw", "raw"), ("sparse.qcow2", "qcow2")):
             image = www / name
@@ -225,6 +229,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--dir", type=Path, help="work directory (default: a temp dir, removed)")
     ap.add_argument("--out", type=Path, help="also write the JSON result here")
     ap.add_argument("--repeat", type=int, default=3, help="runs per writer; medians count")
+    ap.add_argument(
+        "--agent-work-dir",
+        type=Path,
+        help="the agent's qcow2 cache (default: a new directory in /dev/shm, as "
+        "in the ramdisk, where it is RAM; --dir's disk if there is no /dev/shm)",
+    )
     ap.add_argument("--server-chunk-kib", type=int, default=http.READ_CHUNK_BYTES // 1024,
                     help="boot server read size (what-if; Starlette's own is 64)")  # fmt: skip
     args = ap.parse_args(argv)
@@ -232,11 +242,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed: apt-get install coreutils qemu-utils")
     work = args.dir or Path(tempfile.mkdtemp(prefix="image-bench-"))
+    shm = Path("/dev/shm")
+    agent_work = args.agent_work_dir or (
+        Path(tempfile.mkdtemp(prefix="image-bench-agent-", dir=shm)) if shm.is_dir() else None
+    )
     try:
-        results = run(args.size_mib, work, args.server_chunk_kib, args.repeat)
+        results = run(args.size_mib, work, args.server_chunk_kib, args.repeat, agent_work)
     finally:
         if args.dir is None:
             shutil.rmtree(work, ignore_errors=True)
+        if agent_work is not None and args.agent_work_dir is None:
+            shutil.rmtree(agent_work, ignore_errors=True)
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:
